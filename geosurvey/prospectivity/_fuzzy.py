@@ -1,0 +1,224 @@
+"""Fuzzy memberships and fuzzy overlay operators (knowledge-driven prospectivity).
+
+All functions take DataArrays and return DataArrays, element-wise, so Dask-backed input stays lazy
+and chunked results equal in-memory ones. NaN (nodata) propagates: a pixel with any missing evidence
+has no score, and is reported as such rather than guessed.
+
+References
+----------
+Bonham-Carter, G. F. (1994). *Geographic Information Systems for Geoscientists: Modelling with GIS*.
+Pergamon. Chapter 9 (fuzzy logic, the gamma operator).
+An, P., Moon, W. M., & Rencz, A. (1991). Application of fuzzy set theory to integrated mineral
+exploration. *Canadian Journal of Exploration Geophysics*, 27(1), 1-11.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+
+from geosurvey.errors import InputError
+from geosurvey.provenance import annotate
+
+__all__ = [
+    "MembershipKind",
+    "fuzzy_and",
+    "fuzzy_gamma",
+    "fuzzy_or",
+    "fuzzy_product",
+    "fuzzy_sum",
+    "membership",
+]
+
+MembershipKind = Literal["linear", "sigmoid", "large", "small", "gaussian"]
+
+
+def membership(
+    evidence: xr.DataArray,
+    *,
+    kind: MembershipKind,
+    low: float | None = None,
+    high: float | None = None,
+    midpoint: float | None = None,
+    spread: float | None = None,
+    increasing: bool = True,
+) -> xr.DataArray:
+    """Map an evidence layer to fuzzy membership values in [0, 1].
+
+    Parameters
+    ----------
+    evidence
+        Any evidence layer, in its own units (e.g. radians for a tilt derivative, metres for a
+        distance).
+    kind
+        The membership function:
+
+        ``"linear"``
+            0 at ``low``, 1 at ``high``, linear in between, clipped outside (``increasing=False``
+            reverses it).
+        ``"sigmoid"``
+            Logistic ``1 / (1 + exp(-(x - midpoint) / spread))``; ``spread`` in the evidence's units
+            (``increasing=False`` reverses it). Works for negative evidence values.
+        ``"large"``
+            ArcGIS "Fuzzy Large", ``1 / (1 + (x / midpoint) ** -spread)`` for ``x > 0``, 0 for
+            ``x <= 0``: large values are favourable.
+        ``"small"``
+            ArcGIS "Fuzzy Small", ``1 / (1 + (x / midpoint) ** spread)`` for ``x >= 0``: small values
+            (e.g. short distances to faults) are favourable.
+        ``"gaussian"``
+            ``exp(-((x - midpoint) / spread) ** 2 / 2)``: values near ``midpoint`` are favourable.
+    low, high
+        Breakpoints of ``"linear"``, in the evidence's units.
+    midpoint, spread
+        Parameters of the other kinds, in the evidence's units (``spread`` is dimensionless for
+        ``"large"``/``"small"``).
+    increasing
+        For ``"linear"`` and ``"sigmoid"``: whether membership grows with the evidence.
+
+    Returns
+    -------
+    xarray.DataArray
+        Membership in [0, 1] (units ``"1"``), NaN where the evidence is NaN.
+    """
+    name = evidence.name or "evidence"
+
+    def need(**params: float | None) -> None:
+        missing = [k for k, v in params.items() if v is None]
+        if missing:
+            raise InputError(f"membership kind {kind!r} for {name!r} needs {', '.join(missing)}")
+
+    x = evidence
+    if kind == "linear":
+        need(low=low, high=high)
+        if not high > low:  # type: ignore[operator]
+            raise InputError(f"linear membership for {name!r} needs low < high (got {low}, {high})")
+        mu = ((x - low) / (high - low)).clip(0.0, 1.0)
+        if not increasing:
+            mu = 1.0 - mu
+        params = f"low={low}, high={high}, increasing={increasing}"
+    elif kind == "sigmoid":
+        need(midpoint=midpoint, spread=spread)
+        if not spread > 0:  # type: ignore[operator]
+            raise InputError(f"sigmoid membership for {name!r} needs spread > 0 (got {spread})")
+        z = (x - midpoint) / spread
+        mu = 1.0 / (1.0 + np.exp(-z if increasing else z))
+        params = f"midpoint={midpoint}, spread={spread}, increasing={increasing}"
+    elif kind in ("large", "small"):
+        need(midpoint=midpoint, spread=spread)
+        if not midpoint > 0 or not spread > 0:  # type: ignore[operator]
+            raise InputError(f"{kind} membership for {name!r} needs midpoint > 0 and spread > 0")
+        ratio = (x / midpoint).where(x > 0, 0.0)
+        with np.errstate(divide="ignore"):
+            if kind == "large":
+                mu = xr.where(x > 0, 1.0 / (1.0 + ratio ** (-spread)), 0.0)
+            else:
+                mu = 1.0 / (1.0 + ratio**spread)
+        mu = mu.where(x.notnull())
+        params = f"midpoint={midpoint}, spread={spread}"
+    elif kind == "gaussian":
+        need(midpoint=midpoint, spread=spread)
+        mu = np.exp(-0.5 * ((x - midpoint) / spread) ** 2)
+        params = f"midpoint={midpoint}, spread={spread}"
+    else:
+        raise InputError(
+            f"unknown membership kind {kind!r}; use one of linear, sigmoid, large, small, gaussian"
+        )
+    mu = mu.astype(evidence.dtype if np.issubdtype(evidence.dtype, np.floating) else np.float32)
+    mu.attrs = dict(evidence.attrs)
+    return annotate(
+        mu,
+        f"membership({kind}, {params})",
+        units="1",
+        long_name=f"fuzzy membership of {evidence.attrs.get('long_name', name)}",
+        name=f"mu_{name}",
+    )
+
+
+def _stack(layers: Sequence[xr.DataArray]) -> list[xr.DataArray]:
+    layers = list(layers)
+    if not layers:
+        raise InputError("a fuzzy overlay needs at least one membership layer")
+    for layer in layers:
+        if layer.ndim != layers[0].ndim or layer.shape != layers[0].shape:
+            raise InputError(
+                f"membership layers must share one grid; {layer.name!r} has shape {layer.shape}, "
+                f"{layers[0].name!r} has {layers[0].shape}: load them on the same GeoBox"
+            )
+    return layers
+
+
+def _finish(out: xr.DataArray, layers: list[xr.DataArray], step: str, name: str) -> xr.DataArray:
+    out.attrs = {k: v for k, v in layers[0].attrs.items() if k != "history"}
+    names = ", ".join(str(layer.name) for layer in layers)
+    return annotate(
+        out, f"{step}({names})", units="1", long_name=f"fuzzy {step} of {names}", name=name
+    )
+
+
+def fuzzy_and(layers: Sequence[xr.DataArray]) -> xr.DataArray:
+    """Fuzzy AND: the minimum membership at each pixel."""
+    layers = _stack(layers)
+    out = layers[0]
+    for layer in layers[1:]:
+        out = np.fmin(out, layer).where(out.notnull() & layer.notnull())
+    return _finish(out, layers, "and", "fuzzy_and")
+
+
+def fuzzy_or(layers: Sequence[xr.DataArray]) -> xr.DataArray:
+    """Fuzzy OR: the maximum membership at each pixel."""
+    layers = _stack(layers)
+    out = layers[0]
+    for layer in layers[1:]:
+        out = np.fmax(out, layer).where(out.notnull() & layer.notnull())
+    return _finish(out, layers, "or", "fuzzy_or")
+
+
+def fuzzy_product(layers: Sequence[xr.DataArray]) -> xr.DataArray:
+    """Fuzzy algebraic product ``Π μᵢ`` (decreasive: never above the smallest membership)."""
+    layers = _stack(layers)
+    out = layers[0]
+    for layer in layers[1:]:
+        out = out * layer
+    return _finish(out, layers, "product", "fuzzy_product")
+
+
+def fuzzy_sum(layers: Sequence[xr.DataArray]) -> xr.DataArray:
+    """Fuzzy algebraic sum ``1 − Π (1 − μᵢ)`` (increasive: never below the largest membership)."""
+    layers = _stack(layers)
+    out = 1.0 - layers[0]
+    for layer in layers[1:]:
+        out = out * (1.0 - layer)
+    return _finish(1.0 - out, layers, "sum", "fuzzy_sum")
+
+
+def fuzzy_gamma(layers: Sequence[xr.DataArray], *, gamma: float = 0.8) -> xr.DataArray:
+    """Fuzzy gamma operator: ``(fuzzy sum) ** gamma * (fuzzy product) ** (1 - gamma)``.
+
+    ``gamma = 0`` is the product, ``gamma = 1`` the sum; values around 0.7-0.9 are usual in
+    mineral prospectivity (Bonham-Carter 1994, p. 298).
+
+    Parameters
+    ----------
+    layers
+        Membership layers in [0, 1] on one grid.
+    gamma
+        The gamma exponent, in [0, 1].
+
+    Returns
+    -------
+    xarray.DataArray
+        The combined membership in [0, 1], named ``"score"``; NaN where any layer is NaN.
+    """
+    if not 0.0 <= gamma <= 1.0:
+        raise InputError(f"gamma must be between 0 and 1, got {gamma}")
+    layers = _stack(layers)
+    prod = layers[0]
+    comp = 1.0 - layers[0]
+    for layer in layers[1:]:
+        prod = prod * layer
+        comp = comp * (1.0 - layer)
+    out = (1.0 - comp) ** gamma * prod ** (1.0 - gamma)
+    return _finish(out, layers, f"gamma[{gamma}]", "score")
