@@ -1,0 +1,10 @@
+"""The embedded demo: a generated survey area, its static STAC catalogue and the whole job on it.
+
+Everything here is DEMO data, generated deterministically from a seed; it stands for no real ground.
+:func:`run_demo` is what ``geosurvey demo`` runs.
+"""
+
+from geosurvey.demo._run import DemoResult, run_demo
+from geosurvey.demo._synthetic import DemoSurvey, make_demo_survey
+
+__all__ = ["DemoResult", "DemoSurvey", "make_demo_survey", "run_demo"]
