@@ -19,6 +19,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="geosurvey",
+    rich_markup_mode=None,
     help="Joint geological surveys of critical minerals and rare earths.",
     no_args_is_help=True,
     add_completion=False,
@@ -35,7 +36,11 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
     ),
 ) -> None:
     """Joint geological surveys of critical minerals and rare earths."""
@@ -52,7 +57,11 @@ def show_versions() -> None:
 
 # Sub-command groups and single commands live in modules of their own; each defines `app`
 # (a group, added under its name) or `register(app)` (top-level commands).
-_GROUPS = {"aoi": "geosurvey.cli.aoi", "catalog": "geosurvey.cli.catalog", "evidence": "geosurvey.cli.evidence"}
+_GROUPS = {
+    "aoi": "geosurvey.cli.aoi",
+    "catalog": "geosurvey.cli.catalog",
+    "evidence": "geosurvey.cli.evidence",
+}
 _COMMANDS = ("geosurvey.cli.demo",)
 
 for _name, _module in _GROUPS.items():
@@ -71,16 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("geosurvey: interrupted", err=True)
         return 130
-    except SystemExit as exc:  # typer.Exit inside commands
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        typer.echo("geosurvey: aborted", err=True)
+        return 1
+    except typer.TyperException as exc:  # usage errors: bad option values, missing arguments
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show(file=sys.stderr)
+        else:  # pragma: no cover
+            typer.echo(f"geosurvey: error: {exc}", err=True)
+        return int(getattr(exc, "exit_code", 2))
+    except SystemExit as exc:
         return int(exc.code or 0)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            typer.echo("geosurvey: aborted", err=True)
-            return 1
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return exc.exit_code
-        raise
     return int(result) if isinstance(result, int) else 0

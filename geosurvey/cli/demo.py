@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-import click
 import typer
 
 
 def demo(
-    out: Path = typer.Option(Path("geosurvey-demo"), "--out", help="Output folder to create (must not exist)."),
-    lang: str = typer.Option(
-        "en", "--lang", click_type=click.Choice(["en", "ja"]), help="Language of the web map and summary."
+    out: Annotated[Path, typer.Option(help="Output folder to create (must not exist).")] = Path(
+        "geosurvey-demo"
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the demo data generator."),
-    resolution: float = typer.Option(100.0, "--resolution", help="Grid pixel size, metres.", min=10.0),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    lang: Annotated[
+        Literal["en", "ja"], typer.Option(help="Language of the web map and summary.")
+    ] = "en",
+    seed: Annotated[int, typer.Option(help="Seed of the demo data generator.")] = 0,
+    resolution: Annotated[float, typer.Option(help="Grid pixel size, metres.", min=10.0)] = 100.0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
 ) -> None:
     """Run the whole job on generated demo data, offline.
 
@@ -26,7 +28,7 @@ def demo(
     """
     from geosurvey.demo import run_demo
 
-    run_demo(out, lang=lang, seed=seed, resolution=resolution, overwrite=overwrite, echo=typer.echo)  # type: ignore[arg-type]
+    run_demo(out, lang=lang, seed=seed, resolution=resolution, overwrite=overwrite, echo=typer.echo)
 
 
 def register(app: typer.Typer) -> None:
