@@ -1,0 +1,1 @@
+"""geosurvey benchmarks: ``python -m benchmarks.run`` (add ``--quick`` for a fast smoke run)."""
