@@ -45,9 +45,10 @@ Alteration
     and away from structure, has no surface expression at all.
 Radiometrics (airborne gamma-ray)
     A smooth lithological background (correlation length about 2.5 km): K 1.8 ± 0.4 %, eTh
-    10 ± 2.5 ppm (correlated with K, as in felsic rocks), eU 2.5 ± 0.5 ppm. Over alteration
-    potassium is added and thorium leached: K × (1 + 1.2 A), eTh × (1 − 0.3 A), eU × (1 + 0.25 A),
-    so K rises, eTh/K falls and eU rises slightly (Dickson & Scott, 1997). Counting noise of
+    10 ± 2.5 ppm (correlated with K, as in felsic rocks), eU 2.5 ± 0.3 ppm. Over alteration
+    potassium is added and thorium leached: K × (1 + 1.2 A), eTh × (1 − 0.3 A), eU × (1 + 0.35 A),
+    so K rises, eTh/K falls and eU rises a little (uranium is a common minor passenger of IOCG
+    fluids; Dickson & Scott, 1997). Counting noise of
     0.1 %, 0.8 ppm and 0.3 ppm is added and values are clipped at zero.
 Multispectral scene (surface reflectance, Sentinel-2-like bands)
     A bright arid soil (blue 0.12, green 0.16, red 0.22, NIR 0.27, SWIR1 0.34, SWIR2 0.30) mixed
@@ -586,7 +587,7 @@ def _radiometrics(rng: np.random.Generator, alteration: np.ndarray, *,
     g1, g2, g3 = (_smooth_field(rng, shape, length=2500, resolution=resolution) for _ in range(3))
     k = np.maximum(1.8 + 0.4 * g1, 0.3) * (1 + 1.2 * alteration)
     eth = np.maximum(10 + 1.5 * g1 + 2.0 * g2, 2.0) * (1 - 0.3 * alteration)
-    eu = np.maximum(2.5 + 0.5 * g3, 0.5) * (1 + 0.25 * alteration)
+    eu = np.maximum(2.5 + 0.3 * g3, 0.5) * (1 + 0.35 * alteration)
     noise = rng.standard_normal((3, *shape))
     return {
         "k": np.maximum(k + 0.1 * noise[0], 0.0),
