@@ -20,8 +20,9 @@ Magnetisation
     field (viscous remanence), so the total magnetisation stays close to the field direction.
 Main field
     :data:`FIELD_INTENSITY` = 49,000 nT, inclination :data:`FIELD_INCLINATION` = 61.5° (down,
-    positive), declination :data:`FIELD_DECLINATION` = 11.5° (east of north): rounded values close
-    to the IGRF for central Nevada in the 2020s. The survey is flown at :data:`SURVEY_HEIGHT`
+    positive), declination :data:`FIELD_DECLINATION` = 11.5° (east of north): rounded values of the
+    order of the IGRF main field over central Nevada in the 2020s (stated, not computed from the
+    IGRF model). The survey is flown at :data:`SURVEY_HEIGHT`
     = 100 m above a flat ground surface (upward coordinate 0 m).
 Total-field anomaly
     The three components of the bodies' magnetic field at every pixel centre at survey height are
@@ -313,7 +314,7 @@ def forward_total_field(
     components, in nT) at the pixel centres, at ``height`` metres upward, and projected onto the
     main-field direction with :func:`harmonica.total_field_anomaly`:
     :math:`\\Delta T = \\mathbf{B} \\cdot \\hat{\\mathbf{F}}`, the usual approximation for anomalies
-    much smaller than the main field (Blakely, 1995, §12.1).
+    much smaller than the main field (Blakely, 1995).
 
     Parameters
     ----------
