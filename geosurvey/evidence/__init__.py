@@ -1,0 +1,96 @@
+"""Evidence layers: every function takes a DataArray (or a Dataset of bands, or features) and
+returns a DataArray on the same grid, lazy on Dask, with its CRS, ``units``, ``long_name`` and
+``history``.
+
+* Spectral indices by common band names (Sentinel-2, Landsat) and the ASTER mineral products of
+  Geoscience Australia/CSIRO; Landsat L1 digital numbers to top-of-atmosphere reflectance.
+* Potential-field transforms (z positive down): reduction to the pole, vertical and horizontal
+  derivatives, total horizontal gradient, tilt derivative, analytic signal, upward continuation.
+* Radiometric ratios, potassium anomaly, ternary composite.
+* Mapped features: exact distance, line density, categorical and one-hot layers.
+* Terrain: slope, aspect, hillshade. Gridding of airborne line data.
+"""
+
+from geosurvey.evidence._features import (
+    categorical_raster,
+    distance_to_features,
+    filter_features,
+    line_density,
+    one_hot,
+)
+from geosurvey.evidence._potential import (
+    analytic_signal,
+    derivative_easting,
+    derivative_northing,
+    reduction_to_pole,
+    tilt_derivative,
+    total_horizontal_gradient,
+    upward_continuation,
+    vertical_derivative,
+)
+from geosurvey.evidence._radiometric import potassium_anomaly, radiometric_ratio, ternary_rgb
+from geosurvey.evidence._spectral import (
+    aster_aloh_group_composition,
+    aster_aloh_group_content,
+    aster_feoh_group_content,
+    aster_ferric_oxide_composition,
+    aster_ferric_oxide_content,
+    aster_ferrous_iron_index,
+    aster_green_vegetation,
+    aster_gypsum_index,
+    aster_kaolin_group_index,
+    aster_mgoh_group_composition,
+    aster_mgoh_group_content,
+    aster_opaque_index,
+    aster_quartz_index,
+    aster_silica_index,
+    band_ratio,
+    clay_hydroxyl,
+    ferric_iron,
+    ferric_oxides,
+    ferrous_iron,
+    gossan,
+    ndvi,
+    vegetation_mask,
+)
+
+__all__ = [
+    "analytic_signal",
+    "aster_aloh_group_composition",
+    "aster_aloh_group_content",
+    "aster_feoh_group_content",
+    "aster_ferric_oxide_composition",
+    "aster_ferric_oxide_content",
+    "aster_ferrous_iron_index",
+    "aster_green_vegetation",
+    "aster_gypsum_index",
+    "aster_kaolin_group_index",
+    "aster_mgoh_group_composition",
+    "aster_mgoh_group_content",
+    "aster_opaque_index",
+    "aster_quartz_index",
+    "aster_silica_index",
+    "band_ratio",
+    "categorical_raster",
+    "clay_hydroxyl",
+    "derivative_easting",
+    "derivative_northing",
+    "distance_to_features",
+    "ferric_iron",
+    "ferric_oxides",
+    "ferrous_iron",
+    "filter_features",
+    "gossan",
+    "line_density",
+    "ndvi",
+    "one_hot",
+    "potassium_anomaly",
+    "radiometric_ratio",
+    "reduction_to_pole",
+    "ternary_rgb",
+    "tilt_derivative",
+    "total_horizontal_gradient",
+    "upward_continuation",
+    "vegetation_mask",
+    "vertical_derivative",
+]
