@@ -1,0 +1,33 @@
+"""Publishing a survey's results: offline web maps (English/Japanese), COG and STAC outputs.
+
+The web map
+    :func:`web_map` builds a folium map of a prospectivity score with its evidence, the survey
+    area, faults, known occurrences and the registry's survey areas; :func:`save_web_map` writes
+    it as one HTML file that opens from disk with no network. :data:`TEXT` holds its interface
+    text per language; :func:`raster_image` colours one grid as a Web Mercator PNG.
+Outputs
+    :func:`write_outputs_catalog` describes output COGs as a static STAC catalogue.
+"""
+
+from geosurvey.publish._i18n import LANGUAGES, TEXT
+from geosurvey.publish._outputs import write_outputs_catalog
+from geosurvey.publish._webmap import (
+    MAX_PIXELS,
+    SURVEY_AREA_STATUSES,
+    RasterImage,
+    raster_image,
+    save_web_map,
+    web_map,
+)
+
+__all__ = [
+    "LANGUAGES",
+    "MAX_PIXELS",
+    "SURVEY_AREA_STATUSES",
+    "TEXT",
+    "RasterImage",
+    "raster_image",
+    "save_web_map",
+    "web_map",
+    "write_outputs_catalog",
+]

@@ -1,0 +1,114 @@
+"""User-interface text of geosurvey's maps, in English (``en``) and Japanese (``ja``).
+
+``TEXT[lang][key]`` is a plain string; a few contain ``str.format`` fields (named in braces).
+Both languages have exactly the same keys (a test checks it). Data values (area names, commodity
+codes, party codes) are not translated here: they are shown as the data give them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal, get_args
+
+from geosurvey.errors import InputError
+
+__all__ = ["LANGUAGES", "TEXT", "Language", "check_lang"]
+
+Language = Literal["en", "ja"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
+
+_EN = {
+    "title": "Prospectivity map",
+    "score": "Prospectivity score",
+    "score_hint": "higher is more prospective",
+    "nodata": "no data (transparent)",
+    "downsampled": "shown {factor}× coarser than the data grid (at most {max_pixels} px a side)",
+    "area": "Survey area",
+    "faults": "Faults",
+    "occurrences": "Known occurrences",
+    "survey_areas": "Survey areas (registry)",
+    "evidence": "Evidence: {name}",
+    "name": "Name",
+    "name_en": "Name (English)",
+    "name_ja": "Name (Japanese)",
+    "commodity": "Commodity",
+    "commodities": "Commodities",
+    "deposit_type": "Deposit type",
+    "kind": "Type",
+    "deposit_models": "Deposit models",
+    "region": "Region",
+    "area_km2": "Area",
+    "km2": "km²",
+    "status": "Status",
+    "status_proposed": "Proposed",
+    "status_agreed": "Agreed",
+    "status_amended": "Amended (needs re-approval)",
+    "status_withdrawn": "Withdrawn",
+    "status_closed": "Closed",
+    "approvals": "Approvals",
+    "party": "Party",
+    "date": "Date",
+    "approval_valid": "valid",
+    "approval_stale": "stale (earlier version)",
+    "approval_invalid": "invalid signature",
+    "no_approvals": "none yet",
+    "basemap": "Basemap",
+    "zoom_in": "Zoom in",
+    "zoom_out": "Zoom out",
+    "made_with": "Made with geosurvey",
+}
+
+_JA = {
+    "title": "鉱床有望度マップ",
+    "score": "有望度スコア",
+    "score_hint": "値が高いほど有望",
+    "nodata": "データなし（透明）",
+    "downsampled": "データ格子の{factor}倍の粗さで表示（一辺最大{max_pixels}ピクセル）",
+    "area": "調査地域",
+    "faults": "断層",
+    "occurrences": "既知の鉱床・鉱徴地",
+    "survey_areas": "調査地域（登録簿）",
+    "evidence": "証拠図：{name}",
+    "name": "名称",
+    "name_en": "名称（英語）",
+    "name_ja": "名称（日本語）",
+    "commodity": "鉱種",
+    "commodities": "対象鉱種",
+    "deposit_type": "鉱床タイプ",
+    "kind": "種別",
+    "deposit_models": "鉱床モデル",
+    "region": "国・地域",
+    "area_km2": "面積",
+    "km2": "km²",
+    "status": "状態",
+    "status_proposed": "提案中",
+    "status_agreed": "合意済み",
+    "status_amended": "変更あり（再承認が必要）",
+    "status_withdrawn": "取り下げ",
+    "status_closed": "終了",
+    "approvals": "承認",
+    "party": "当事者",
+    "date": "日付",
+    "approval_valid": "有効",
+    "approval_stale": "失効（旧版への承認）",
+    "approval_invalid": "署名が無効",
+    "no_approvals": "まだなし",
+    "basemap": "背景地図",
+    "zoom_in": "拡大",
+    "zoom_out": "縮小",
+    "made_with": "geosurvey で作成",
+}
+
+TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"en": MappingProxyType(_EN), "ja": MappingProxyType(_JA)}
+)
+"""UI strings per language: ``TEXT["ja"]["score"] == "有望度スコア"``."""
+
+
+def check_lang(lang: object) -> Language:
+    """Return ``lang`` if it is a supported language code, else raise :class:`InputError`."""
+    if lang not in LANGUAGES:
+        choices = ", ".join(repr(code) for code in LANGUAGES)
+        raise InputError(f"unknown map language lang={lang!r}; choose one of {choices}")
+    return lang  # type: ignore[return-value]
