@@ -1,0 +1,524 @@
+"""Local rasters → COGs + STAC Items (``proj``, ``raster``, ``eo``) → a static STAC catalogue.
+
+A partner agency publishes its survey grids with these functions: :func:`create_item` describes
+one set of co-registered COGs as an Item, :func:`write_catalog` writes items as a self-contained
+static catalogue (validated offline before anything is written), and :func:`ingest` does the whole
+job for a folder of GeoTIFF/NetCDF grids.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC
+from datetime import datetime as Datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pystac
+import rasterio
+import rasterio.errors
+import shapely
+from odc.geo.geobox import GeoBox
+from pystac.extensions.eo import Band, EOExtension
+from pystac.extensions.projection import ProjectionExtension
+from pystac.extensions.raster import (
+    DataType,
+    NoDataStrings,
+    RasterBand,
+    RasterExtension,
+    Statistics,
+)
+
+from geosurvey.catalogs._bands import EO_COMMON_NAMES, BandInfo
+from geosurvey.catalogs._validate import validate_stac
+from geosurvey.errors import AssetError, InputError, MissingInputError, OutputError
+
+__all__ = ["create_item", "ingest", "raster_statistics", "write_catalog"]
+
+_COG = pystac.MediaType.COG
+
+
+# --------------------------------------------------------------------------------------------
+# reading one raster's metadata
+# --------------------------------------------------------------------------------------------
+
+
+def raster_statistics(path: str | Path, *, band: int = 1) -> dict[str, float]:
+    """Exact statistics of one band over its valid pixels, read block by block.
+
+    Nodata pixels and NaN are excluded. Blocks are combined with Chan et al.'s parallel update
+    of the mean and the sum of squared deviations, so memory stays at one block and the result
+    equals a one-pass NumPy computation on the whole array. Hand-written because GDAL's
+    ``ComputeStatistics`` (rasterio's ``stats``) does not report the valid fraction.
+
+    Returns
+    -------
+    dict
+        ``minimum``, ``maximum``, ``mean``, ``stddev`` (population) in the band's units and
+        ``valid_percent`` (0–100); only ``valid_percent`` when no pixel is valid.
+
+    References
+    ----------
+    Chan, T. F., Golub, G. H., LeVeque, R. J. (1979). Updating formulae and a pairwise algorithm
+    for computing sample variances. Stanford CS report STAN-CS-79-773.
+    """
+    n = 0
+    mean = 0.0
+    m2 = 0.0
+    lo, hi = math.inf, -math.inf
+    with rasterio.open(path) as src:
+        total = src.width * src.height
+        for _, window in src.block_windows(band):
+            data = src.read(band, window=window, masked=True).astype("float64")
+            values = data.compressed()
+            values = values[np.isfinite(values)]
+            if values.size == 0:
+                continue
+            nb = values.size
+            mb = float(values.mean())
+            m2b = float(((values - mb) ** 2).sum())
+            delta = mb - mean
+            tot = n + nb
+            mean += delta * nb / tot
+            m2 += m2b + delta**2 * n * nb / tot
+            n = tot
+            lo = min(lo, float(values.min()))
+            hi = max(hi, float(values.max()))
+    stats: dict[str, float] = {"valid_percent": 100.0 * n / total if total else 0.0}
+    if n:
+        stats.update(minimum=lo, maximum=hi, mean=mean, stddev=math.sqrt(m2 / n))
+    return stats
+
+
+def _open_meta(key: str, path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise MissingInputError(f"asset {key!r}: raster {path} does not exist; check the path")
+    try:
+        with rasterio.open(path) as src:
+            if src.count != 1:
+                raise InputError(
+                    f"asset {key!r}: {path} has {src.count} bands; create_item takes one band "
+                    "per file (write each band as its own COG)"
+                )
+            if src.crs is None:
+                raise InputError(
+                    f"asset {key!r}: {path} has no CRS; set one (gdal_edit.py -a_srs EPSG:XXXX)"
+                )
+            tags = src.tags()
+            meta = {
+                "crs": src.crs,
+                "shape": [src.height, src.width],
+                "transform": list(src.transform)[:6],
+                "bounds": list(src.bounds),
+                "dtype": src.dtypes[0],
+                "nodata": src.nodata,
+                "scale": src.scales[0],
+                "offset": src.offsets[0],
+                "units": src.units[0] or tags.get("units") or tags.get("UNITS"),
+                "res": abs(src.transform.a),
+            }
+    except rasterio.errors.RasterioIOError as exc:
+        raise AssetError(f"asset {key!r}: cannot read {path} ({exc}); is it a valid GeoTIFF?") from exc
+    return meta
+
+
+def _proj_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
+    crs = meta["crs"]
+    epsg = crs.to_epsg()
+    fields: dict[str, Any] = {"shape": meta["shape"], "transform": meta["transform"], "bbox": meta["bounds"]}
+    if epsg is not None:
+        fields["code"] = f"EPSG:{epsg}"
+    else:
+        fields["wkt2"] = crs.to_wkt()
+    return fields
+
+
+def _raster_band(meta: Mapping[str, Any], info: BandInfo, stats: Mapping[str, float]) -> RasterBand:
+    nodata = meta["nodata"]
+    if nodata is not None and math.isnan(nodata):
+        nodata = NoDataStrings.NAN
+    units = info.units if info.units is not None else meta["units"]
+    scale, offset = meta["scale"], meta["offset"]
+    return RasterBand.create(
+        nodata=nodata,
+        data_type=DataType(meta["dtype"]),
+        spatial_resolution=meta["res"],
+        statistics=Statistics.create(**stats),
+        unit=units,
+        scale=None if scale == 1.0 else scale,
+        offset=None if offset == 0.0 else offset,
+    )
+
+
+def _footprint(meta: Mapping[str, Any]) -> shapely.Geometry:
+    from affine import Affine
+
+    h, w = meta["shape"]
+    gbox = GeoBox((h, w), Affine(*meta["transform"]), meta["crs"])
+    return gbox.extent.to_crs("EPSG:4326").geom
+
+
+# --------------------------------------------------------------------------------------------
+# create_item
+# --------------------------------------------------------------------------------------------
+
+
+def create_item(
+    assets: Mapping[str, str | Path],
+    *,
+    item_id: str,
+    datetime: Datetime,
+    bands: Mapping[str, BandInfo] | None = None,
+    collection: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+) -> pystac.Item:
+    """Describe co-registered single-band rasters (COGs) as one STAC Item.
+
+    Each file is opened (not read whole) for the ``proj`` extension (``proj:code`` or
+    ``proj:wkt2``, ``proj:shape``, ``proj:transform``, ``proj:bbox``), the ``raster`` extension
+    (``data_type``, ``nodata``, ``unit``, ``scale``/``offset`` when not 1/0, ``spatial_resolution``
+    and exact ``statistics``) and, for bands with a ``center_wavelength``, ``eo:bands``. Projection
+    fields go on the item when every asset shares one grid and on each asset otherwise.
+
+    Parameters
+    ----------
+    assets
+        ``{band name: path of a one-band raster}``; the band name becomes the asset key.
+    item_id
+        The item's id.
+    datetime
+        Acquisition (or compilation) time. A naive datetime is taken as UTC.
+    bands
+        ``{band name: BandInfo}``; a missing entry means ``BandInfo(band name)`` (no units,
+        not optical). Units given here override the file's own.
+    collection
+        The id of the collection the item belongs to (:func:`write_catalog` groups by it).
+    properties
+        Extra item properties (e.g. ``{"platform": "airborne"}``).
+
+    Returns
+    -------
+    pystac.Item
+        Geometry and bbox in EPSG:4326 (the union of the assets' footprints, densified edges);
+        asset hrefs are absolute paths (made relative by :func:`write_catalog`).
+
+    Raises
+    ------
+    MissingInputError
+        An asset file does not exist.
+    InputError
+        No assets, a bad band name, a multi-band or CRS-less file.
+    AssetError
+        A file GDAL cannot read.
+    """
+    if not assets:
+        raise InputError(f"item {item_id!r}: no assets given; pass {{band name: COG path}}")
+    bands = dict(bands or {})
+    unknown = sorted(set(bands) - set(assets))
+    if unknown:
+        raise InputError(f"item {item_id!r}: bands {unknown} describe no asset; assets are {sorted(assets)}")
+    if datetime.tzinfo is None:
+        datetime = datetime.replace(tzinfo=UTC)
+
+    metas: dict[str, dict[str, Any]] = {}
+    infos: dict[str, BandInfo] = {}
+    for key, href in assets.items():
+        info = bands.get(key) or BandInfo(key)
+        if info.common_name != key:
+            raise InputError(
+                f"item {item_id!r}: asset key {key!r} differs from its BandInfo common_name "
+                f"{info.common_name!r}; use the common name as the key"
+            )
+        infos[key] = info
+        metas[key] = _open_meta(key, Path(href))
+
+    footprint = shapely.union_all([_footprint(m) for m in metas.values()])
+    item = pystac.Item(
+        id=item_id,
+        geometry=shapely.geometry.mapping(footprint),
+        bbox=list(footprint.bounds),
+        datetime=datetime,
+        properties=dict(properties or {}),
+        collection=collection,
+    )
+    proj = {k: _proj_fields(m) for k, m in metas.items()}
+    shared = all(p == next(iter(proj.values())) for p in proj.values())
+    ProjectionExtension.add_to(item)
+    RasterExtension.add_to(item)
+    if shared:
+        ProjectionExtension.ext(item).apply(**next(iter(proj.values())))
+
+    any_eo = False
+    for key, meta in metas.items():
+        info = infos[key]
+        path = Path(assets[key]).absolute()
+        asset = pystac.Asset(
+            href=str(path),
+            media_type=_COG,
+            roles=["data"],
+            title=info.description or key,
+            description=info.description or None,
+        )
+        item.add_asset(key, asset)
+        if not shared:
+            ProjectionExtension.ext(asset).apply(**proj[key])
+        stats = raster_statistics(path)
+        RasterExtension.ext(asset).apply(bands=[_raster_band(meta, info, stats)])
+        if info.is_eo:
+            any_eo = True
+            EOExtension.ext(asset, add_if_missing=True).apply(
+                bands=[
+                    Band.create(
+                        name=key,
+                        common_name=info.common_name if info.common_name in EO_COMMON_NAMES else None,
+                        description=info.description or None,
+                        center_wavelength=info.center_wavelength,
+                        full_width_half_max=info.full_width_half_max,
+                    )
+                ]
+            )
+    if not any_eo:
+        EOExtension.remove_from(item)
+    return item
+
+
+# --------------------------------------------------------------------------------------------
+# write_catalog
+# --------------------------------------------------------------------------------------------
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def write_catalog(
+    items: Iterable[pystac.Item],
+    out_dir: str | Path,
+    *,
+    catalog_id: str,
+    description: str,
+    title: str | None = None,
+    license: str = "other",
+    overwrite: bool = False,
+) -> Path:
+    """Write items as a self-contained static STAC catalogue, validated before it is written.
+
+    Items are grouped into Collections by ``item.collection_id`` (spatial and temporal extents
+    computed from the items); items without a collection sit directly under the catalogue. Asset
+    files already inside ``out_dir`` stay where they are; others are copied in beside their item
+    JSON. Every href in the written catalogue is relative, so the folder can be moved or served
+    as it is. The caller's items are not modified.
+
+    Parameters
+    ----------
+    items
+        STAC items whose asset hrefs are local files.
+    out_dir
+        The catalogue folder; created if missing (its parent must exist).
+    catalog_id, description, title
+        The root catalogue's metadata.
+    license
+        The collections' licence (an SPDX id such as ``"CC-BY-4.0"``, or ``"other"``).
+    overwrite
+        Replace an existing ``catalog.json`` in ``out_dir``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``catalog.json``.
+
+    Raises
+    ------
+    InputError
+        No items, duplicate ids, an asset that is not a local file.
+    CatalogError
+        An object is not valid against the STAC schemas (see :func:`validate_stac`); nothing is
+        written.
+    OutputError
+        ``out_dir`` holds a catalogue already and ``overwrite`` is false, or is not writable.
+    """
+    out_dir = Path(out_dir).absolute()
+    items = [item.clone() for item in items]
+    if not items:
+        raise InputError(f"no items to write to {out_dir}; search or create items first")
+    ids = [item.id for item in items]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise InputError(f"duplicate item ids {dupes}; item ids must be unique in a catalogue")
+    if not out_dir.parent.is_dir():
+        raise OutputError(f"cannot write {out_dir}: folder {out_dir.parent} does not exist")
+    if (out_dir / "catalog.json").exists() and not overwrite:
+        raise OutputError(f"{out_dir / 'catalog.json'} exists; pass overwrite=True or choose another folder")
+
+    catalog = pystac.Catalog(id=catalog_id, description=description, title=title)
+    groups: dict[str | None, list[pystac.Item]] = {}
+    for item in items:
+        groups.setdefault(item.collection_id, []).append(item)
+    for cid, members in groups.items():
+        if cid is None:
+            for item in members:
+                catalog.add_item(item)
+            continue
+        extent = pystac.Extent.from_items(members)
+        coll = pystac.Collection(
+            id=cid, description=f"{cid} ({len(members)} items)", extent=extent, license=license
+        )
+        for item in members:
+            coll.add_item(item)
+        catalog.add_child(coll)
+
+    catalog.normalize_hrefs(str(out_dir))
+    copies: list[tuple[Path, Path]] = []
+    for item in catalog.get_items(recursive=True):
+        item_dir = Path(item.get_self_href()).parent
+        for key, asset in item.assets.items():
+            src = Path(asset.get_absolute_href() or asset.href)
+            if "://" in asset.href or not src.is_file():
+                raise InputError(
+                    f"item {item.id!r} asset {key!r}: {asset.href} is not a local file; "
+                    "write_catalog makes self-contained catalogues of local files"
+                )
+            if _is_within(src, out_dir):
+                asset.href = str(src.resolve())
+            else:
+                dest = item_dir / src.name
+                copies.append((src, dest))
+                asset.href = str(dest)
+    catalog.make_all_asset_hrefs_relative()
+    validate_stac(catalog)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    try:
+        catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, dest_href=str(tmp))
+        for src, dest in copies:
+            target = tmp / dest.relative_to(out_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            final = out_dir / path.relative_to(tmp)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir / "catalog.json"
+
+
+# --------------------------------------------------------------------------------------------
+# ingest: a folder of grids → COGs + items + catalogue
+# --------------------------------------------------------------------------------------------
+
+_RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".vrt", ".img"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "band"
+
+
+def ingest(
+    folder: str | Path,
+    out_dir: str | Path,
+    *,
+    collection: str,
+    datetime: Datetime,
+    bands: Mapping[str, BandInfo] | None = None,
+    catalog_id: str | None = None,
+    description: str | None = None,
+    license: str = "other",
+    compress: Literal["deflate", "zstd"] = "deflate",
+    one_item: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Turn a folder of local grids (GeoTIFF, NetCDF) into COGs + STAC items + a static catalogue.
+
+    Each raster becomes a COG (tiled 256 × 256, overviews, ``compress``; float data keep NaN as
+    nodata) named after its band; band names are the file stems in lower case (``rad_K_pct.tif``
+    → ``rad_k_pct``) unless ``bands`` maps a file stem to a :class:`BandInfo`. The whole output
+    folder is built aside and renamed into place only when everything succeeded.
+
+    Parameters
+    ----------
+    folder
+        A folder of rasters (``.tif``, ``.tiff``, ``.nc``, ``.vrt``, ``.img``), one band each
+        (NetCDF: its first variable GDAL lists).
+    out_dir
+        The catalogue folder to create.
+    collection
+        The collection id of the items.
+    datetime
+        The survey time (naive: UTC).
+    bands
+        ``{file stem: BandInfo}`` to name bands and give units.
+    catalog_id, description
+        Catalogue metadata (default: from ``collection``).
+    license
+        Licence of the collection (SPDX id, e.g. ``"CC-BY-4.0"``).
+    compress
+        COG compression.
+    one_item
+        One item holding every grid (they must share a grid for odc-stac to load them
+        together cheaply; they need not) or one item per grid.
+    overwrite
+        Replace an existing ``out_dir``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``catalog.json``.
+    """
+    from geosurvey.io import output_folder, read_raster, write_cog
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingInputError(f"folder {folder} does not exist; give a folder of GeoTIFF/NetCDF grids")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _RASTER_SUFFIXES and p.is_file())
+    if not files:
+        raise InputError(f"folder {folder} holds no rasters ({', '.join(sorted(_RASTER_SUFFIXES))})")
+    bands = dict(bands or {})
+    out_dir = Path(out_dir).absolute()
+    with output_folder(out_dir, overwrite=overwrite) as tmp:
+        cog_dir = tmp / collection / "cogs"
+        cog_dir.mkdir(parents=True)
+        written: dict[str, Path] = {}
+        infos: dict[str, BandInfo] = {}
+        for path in files:
+            info = bands.get(path.stem) or BandInfo(_slug(path.stem))
+            if info.common_name in written:
+                raise InputError(f"two files in {folder} give band {info.common_name!r}; rename one")
+            da = read_raster(path, chunks={"x": 1024, "y": 1024})
+            if info.units and not da.attrs.get("units"):
+                da.attrs["units"] = info.units
+            target = cog_dir / f"{info.common_name}.tif"
+            write_cog(da, target, compress=compress)
+            written[info.common_name] = target
+            infos[info.common_name] = info
+        if one_item:
+            items = [
+                create_item(written, item_id=f"{collection}", datetime=datetime, bands=infos, collection=collection)
+            ]
+        else:
+            items = [
+                create_item({k: p}, item_id=f"{collection}-{k}", datetime=datetime, bands={k: infos[k]},
+                            collection=collection)
+                for k, p in written.items()
+            ]
+        # write_catalog needs out_dir to be where the catalogue will live: write into tmp, which is
+        # renamed to out_dir when the block ends; relative hrefs stay valid.
+        catalog_path = write_catalog(
+            items,
+            tmp,
+            catalog_id=catalog_id or collection,
+            description=description or f"{collection}: grids ingested from {folder.name}",
+            license=license,
+            overwrite=True,
+        )
+    return out_dir / catalog_path.name
