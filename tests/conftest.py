@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixture plugins living in tests/: browser.py (headless Chromium), stac_api.py (a real STAC API).
+pytest_plugins = ["browser", "stac_api"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GEOSURVEY_SHARED_DATA", REPO.parent / "shared" / "data"))
 

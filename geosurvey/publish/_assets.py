@@ -68,7 +68,7 @@ def leaflet_js() -> str:
     The ``sourceMappingURL`` comment is removed (the map file is not inlined, and a browser's
     developer tools would try to fetch it).
     """
-    text = _static("leaflet.js").decode("utf-8")
+    text = _static("leaflet.js").decode("utf-8").replace("\r\n", "\n")
     text = re.sub(r"^//# sourceMappingURL=.*$", "", text, flags=re.MULTILINE)
     if "</script" in text.lower():  # pragma: no cover - would end the inline element early
         raise GeosurveyError("leaflet.js contains '</script' and cannot be inlined")
@@ -78,7 +78,7 @@ def leaflet_js() -> str:
 @functools.cache
 def leaflet_css() -> str:
     """Leaflet's CSS with every ``url(images/...)`` replaced by a ``data:image/png`` URI."""
-    text = _static("leaflet.css").decode("utf-8")
+    text = _static("leaflet.css").decode("utf-8").replace("\r\n", "\n")
 
     def inline(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -353,6 +353,24 @@ def raster_image(
     turns a lazy grid into pixels. The image is reprojected with nearest-neighbour resampling
     (rioxarray/GDAL) to EPSG:3857, in which Leaflet draws image overlays linearly, so it lies
     exactly where the data are.
+
+    References
+    ----------
+    .. [1] IOGP, *Coordinate Conversions and Transformations including Formulas*, Guidance Note
+       7-2, section 1.3.3.2 (Popular Visualisation Pseudo-Mercator, EPSG:3857).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, rioxarray
+    >>> grid = xr.DataArray(
+    ...     np.arange(12.0).reshape(3, 4), dims=("y", "x"),
+    ...     coords={"y": [7_500_250.0, 7_500_150.0, 7_500_050.0], "x": 380_050 + 100 * np.arange(4)},
+    ... ).rio.write_crs("EPSG:3067")
+    >>> image = raster_image(grid, cmap="viridis")
+    >>> image.vmin, image.vmax, image.factor
+    (0.0, 11.0, 1)
+    >>> image.data_uri.startswith("data:image/png;base64,")
+    True
     """
     if not (isinstance(max_pixels, int) and max_pixels >= 2):
         raise InputError(f"max_pixels must be a whole number of pixels >= 2, got {max_pixels!r}")
@@ -870,13 +888,25 @@ def web_map(
     (EPSG:3857) with nearest-neighbour resampling and placed at their EPSG:4326 bounds; Leaflet
     draws image overlays linearly in Web Mercator, so they are exact.
 
+    References
+    ----------
+    .. [1] Leaflet 1.9 API reference, ``L.ImageOverlay``, ``L.GeoJSON``, ``L.Control.Layers``:
+       https://leafletjs.com/reference.html
+    .. [2] IOGP, *Coordinate Conversions and Transformations including Formulas*, Guidance Note
+       7-2, section 1.3.3.2 (Popular Visualisation Pseudo-Mercator, EPSG:3857).
+
     Examples
     --------
-    >>> import numpy as np, xarray as xr, rioxarray  # doctest: +SKIP
-    >>> score = xr.DataArray(np.random.rand(50, 60), dims=("y", "x"), coords={
-    ...     "y": 7_500_000 - 100 * np.arange(50), "x": 380_000 + 100 * np.arange(60)},
-    ... ).rio.write_crs("EPSG:3067")  # doctest: +SKIP
-    >>> save_web_map(web_map(score, lang="ja"), "index.html")  # doctest: +SKIP
+    >>> import numpy as np, xarray as xr, rioxarray
+    >>> score = xr.DataArray(
+    ...     np.random.default_rng(0).random((50, 60)), dims=("y", "x"),
+    ...     coords={"y": 7_500_050 - 100 * np.arange(50), "x": 380_050 + 100 * np.arange(60)},
+    ... ).rio.write_crs("EPSG:3067")
+    >>> m = web_map(score, lang="ja", title="コラリ IOCG")
+    >>> type(m).__name__
+    'Map'
+
+    Then ``save_web_map(m, "out/index.html")`` and open the file in any browser.
     """
     lang = check_lang(lang)
     text = TEXT[lang]
