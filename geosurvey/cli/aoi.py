@@ -316,9 +316,10 @@ def list_(
     header = f"{'ID':<28} {'STATUS':<10} {'REGION':<7} {'AREA_KM2':>12}  {'PENDING':<8} {'COMMODITIES':<24} NAME"
     typer.echo(header)
     for a in areas:
+        pending = ",".join(a.pending_parties) if a.status in {"proposed", "amended"} else ""
         typer.echo(
             f"{a.id:<28} {a.status:<10} {','.join(a.region):<7} {a.area_km2:>12,.1f}  "
-            f"{','.join(a.pending_parties) or '-':<8} {','.join(a.commodities):<24} {a.name_en} / {a.name_ja}"
+            f"{pending or '-':<8} {','.join(a.commodities):<24} {a.name_en} / {a.name_ja}"
         )
     typer.echo(f"{len(areas)} area(s)")
 
