@@ -480,3 +480,42 @@ def test_real_gtk_data_map(chromium_page, tmp_path):
     assert f"{lo:,.0f}" in legend and f"{hi:,.0f}" in legend  # nT, from the data's own range
     assert "Hannukainen" in page.content()
     screenshot_not_blank(page, tmp_path / "gtk.png")
+
+
+@pytest.mark.browser
+def test_survey_areas_from_a_real_registry(chromium_page, tmp_path):
+    """The layer made by geosurvey.aoi's Registry.to_geodataframe() maps as the registry says."""
+    from geosurvey.aoi import Registry, generate_keypair
+
+    jp_key, jp_pub = generate_keypair()
+    us_key, us_pub = generate_keypair()
+    reg = Registry.init(tmp_path / "aoi", parties=[
+        {"code": "JP", "name_en": "Japan", "name_ja": "日本", "public_keys": [jp_pub]},
+        {"code": "US", "name_en": "United States", "name_ja": "アメリカ合衆国", "public_keys": [us_pub]},
+    ])
+    reg.propose((-115.6, 35.4, -115.4, 35.6), id="mountain-pass", name_en="Mountain Pass",
+                name_ja="マウンテンパス", region="US", commodities="REE", proposer="US")
+    reg.propose((-115.9, 35.1, -115.7, 35.3), id="ivanpah", name_en="Ivanpah <REE>",
+                name_ja="アイバンパ", region="US", commodities="REE", proposer="US")
+    reg.approve("mountain-pass", party="US", private_key=us_key)
+    reg.approve("mountain-pass", party="JP", private_key=jp_key)
+    reg.approve("ivanpah", party="US", private_key=us_key)
+    layer = reg.to_geodataframe()
+    assert dict(zip(layer["id"], layer["status"], strict=True)) == {"mountain-pass": "agreed", "ivanpah": "proposed"}
+
+    y = 3_940_000 - 1000 * (np.arange(30) + 0.5)
+    x = 590_000 + 1000 * (np.arange(40) + 0.5)
+    score = xr.DataArray(np.add.outer(y, x) % 7.0, dims=("y", "x"), coords={"y": y, "x": x}).rio.write_crs("EPSG:32611")
+    html = save_web_map(web_map(score, lang="ja", survey_areas=layer), tmp_path / "index.html")
+    page, console_errors, _ = chromium_page(html)
+    assert page.locator("path.gs-status-agreed").count() == 1
+    assert page.locator("path.gs-status-proposed").count() == 1
+    page.get_by_label(TEXT["ja"]["score"]).uncheck()
+    box = page.locator("path.gs-status-proposed").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    popup = page.inner_text(".leaflet-popup-content")
+    expected_commodities = layer.set_index("id").loc["ivanpah", "commodities_ja"]
+    for expected in ("Ivanpah <REE>", "アイバンパ", TEXT["ja"]["status_proposed"], expected_commodities,
+                     TEXT["ja"]["pending_parties"], "JP", TEXT["ja"]["approval_valid"]):
+        assert expected in popup, expected
+    assert console_errors == []

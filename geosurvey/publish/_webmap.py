@@ -507,9 +507,11 @@ def _survey_area_popup(row: Mapping[str, Any], lang: Language) -> dict[str, str]
         (text["name_ja"], names["ja"]),
         (text["status"], text[f"status_{status}"]),
         (text["region"], listed(row.get("region"))),
-        (text["commodities"], listed(row.get("commodities"))),
+        # the registry's translated commodity names when it gives them, else the codes
+        (text["commodities"], _as_text(row.get(f"commodities_{lang}")) or listed(row.get("commodities"))),
         (text["deposit_models"], listed(row.get("deposit_models"))),
         (text["area_km2"], area_text),
+        (text["pending_parties"], listed(row.get("pending_parties"))),
     ]
     approvals = _parse_approvals(row.get("approvals"), area_id)
     if approvals:
@@ -841,8 +843,9 @@ def web_map(
         a commodity (``commodity``, ``commodities``, ``commod1``, ...), a deposit type and a kind.
     survey_areas
         The registry's areas, as made by ``geosurvey.aoi.Registry.to_geodataframe()`` (columns
-        ``id, name_en, name_ja, status, approvals`` required; ``region, commodities,
-        deposit_models, area_km2`` shown when present), any CRS. Styled by status: agreed solid
+        ``id, name_en, name_ja, status, approvals`` required; ``region``, ``commodities`` (or
+        ``commodities_en``/``commodities_ja``), ``deposit_models``, ``area_km2`` and
+        ``pending_parties`` shown when present), any CRS. Styled by status: agreed solid
         green, proposed dashed amber, amended dashed red, withdrawn and closed grey.
     layers
         Extra grids to offer as overlays (name → ``(y, x)`` grid, like ``score``), hidden at
