@@ -497,11 +497,15 @@ def test_survey_areas_from_a_real_registry(chromium_page, tmp_path):
                 name_ja="マウンテンパス", region="US", commodities="REE", proposer="US")
     reg.propose((-115.9, 35.1, -115.7, 35.3), id="ivanpah", name_en="Ivanpah <REE>",
                 name_ja="アイバンパ", region="US", commodities="REE", proposer="US")
+    reg.propose((179.0, 51.0, -179.5, 52.0), id="western-aleutians", name_en="Western Aleutians",
+                name_ja="西アリューシャン", region="US", commodities="REE", proposer="US")
     reg.approve("mountain-pass", party="US", private_key=us_key)
     reg.approve("mountain-pass", party="JP", private_key=jp_key)
     reg.approve("ivanpah", party="US", private_key=us_key)
     layer = reg.to_geodataframe()
-    assert dict(zip(layer["id"], layer["status"], strict=True)) == {"mountain-pass": "agreed", "ivanpah": "proposed"}
+    assert dict(zip(layer["id"], layer["status"], strict=True)) == {
+        "mountain-pass": "agreed", "ivanpah": "proposed", "western-aleutians": "proposed"}
+    assert layer.set_index("id").loc["western-aleutians", "geometry"].geom_type == "MultiPolygon"
 
     y = 3_940_000 - 1000 * (np.arange(30) + 0.5)
     x = 590_000 + 1000 * (np.arange(40) + 0.5)
@@ -509,9 +513,18 @@ def test_survey_areas_from_a_real_registry(chromium_page, tmp_path):
     html = save_web_map(web_map(score, lang="ja", survey_areas=layer), tmp_path / "index.html")
     page, console_errors, _ = chromium_page(html)
     assert page.locator("path.gs-status-agreed").count() == 1
-    assert page.locator("path.gs-status-proposed").count() == 1
+    assert page.locator("path.gs-status-proposed").count() == 2
+    # the area cut at 180° (RFC 7946) is drawn in one piece, 1.5° wide, not across the world
+    spans = page.evaluate("""() => {
+        const map = window[document.querySelector(".folium-map").id];
+        const spans = {};
+        map.eachLayer(l => { if (l.feature && l.feature.properties.gs_status) {
+            const b = l.getBounds(); spans[l.feature.properties.gs_tooltip] = b.getEast() - b.getWest(); } });
+        return spans; }""")
+    assert [round(w, 6) for k, w in spans.items() if "アリューシャン" in k] == [1.5]
     page.get_by_label(TEXT["ja"]["score"]).uncheck()
-    box = page.locator("path.gs-status-proposed").bounding_box()
+    boxes = [page.locator("path.gs-status-proposed").nth(k).bounding_box() for k in range(2)]
+    box = next(b for b in boxes if b and b["width"] > 0 and 0 < b["x"] < 1280 and 0 < b["y"] < 800)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     popup = page.inner_text(".leaflet-popup-content")
     expected_commodities = layer.set_index("id").loc["ivanpah", "commodities_ja"]

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import shapely
+import shapely.affinity
 import xarray as xr
 from branca.element import Figure, MacroElement
 from folium.template import Template
@@ -416,7 +417,31 @@ def _vector_layer(gdf: object, what: str, kinds: tuple[str, ...]) -> gpd.GeoData
             f"{what} must hold {' or '.join(kinds)} geometries; row {row!r} is a "
             f"{geoms[row].geom_type}"
         )
-    return gdf.to_crs("EPSG:4326")
+    return _continuous_longitudes(gdf.to_crs("EPSG:4326"))
+
+
+def _continuous_longitudes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Draw antimeridian-split geometries in one piece: shift their western parts by +360°.
+
+    RFC 7946 cuts a geometry that crosses 180° into parts on either side of it (as
+    ``geosurvey.aoi`` stores the western Aleutians). Leaflet draws longitudes as given on one
+    continuous axis, so such parts would land at opposite ends of the world; a multi-part
+    geometry with parts touching both +180° and -180° has its western-hemisphere parts moved to
+    longitudes above 180° (the same places on the globe). Other geometries are left as they are.
+    """
+
+    def continuous(geom: shapely.Geometry) -> shapely.Geometry:
+        parts = list(getattr(geom, "geoms", []))
+        if not (any(p.bounds[2] >= 180 for p in parts) and any(p.bounds[0] <= -180 for p in parts)):
+            return geom
+        moved = [shapely.affinity.translate(p, xoff=360) if p.bounds[2] <= 0 else p for p in parts]
+        return type(geom)(moved)
+
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(
+        [continuous(g) for g in gdf.geometry], index=gdf.index, crs="EPSG:4326"
+    )
+    return out
 
 
 def _as_text(value: object) -> str | None:
@@ -584,7 +609,8 @@ def _area_layer(area: object, lang: Language) -> tuple[gpd.GeoDataFrame, str | N
             f"area's coordinates {geometry.bounds} are not longitude/latitude degrees; a shapely "
             "area must be in EPSG:4326: pass a GeoDataFrame with its CRS instead"
         )
-    return gpd.GeoDataFrame(geometry=[geometry], crs="EPSG:4326"), _pick_name(names, lang)
+    gdf = gpd.GeoDataFrame(geometry=[geometry], crs="EPSG:4326")
+    return _continuous_longitudes(gdf), _pick_name(names, lang)
 
 
 def _pick_name(names: Mapping[str, object], lang: Language) -> str | None:
