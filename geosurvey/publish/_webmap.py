@@ -427,7 +427,8 @@ def _continuous_longitudes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ``geosurvey.aoi`` stores the western Aleutians). Leaflet draws longitudes as given on one
     continuous axis, so such parts would land at opposite ends of the world; a multi-part
     geometry with parts touching both +180° and -180° has its western-hemisphere parts moved to
-    longitudes above 180° (the same places on the globe). Other geometries are left as they are.
+    longitudes above 180° (the same places on the globe) and polygons are dissolved across the
+    seam. Other geometries are left as they are.
     """
 
     def continuous(geom: shapely.Geometry) -> shapely.Geometry:
@@ -435,6 +436,8 @@ def _continuous_longitudes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if not (any(p.bounds[2] >= 180 for p in parts) and any(p.bounds[0] <= -180 for p in parts)):
             return geom
         moved = [shapely.affinity.translate(p, xoff=360) if p.bounds[2] <= 0 else p for p in parts]
+        if geom.geom_type == "MultiPolygon":  # dissolve the seam at 180°
+            return shapely.union_all(moved)
         return type(geom)(moved)
 
     out = gdf.copy()
