@@ -375,7 +375,9 @@ class Overlap:
 def overlaps(geometries: Mapping[str, shapely.Geometry], *, min_km2: float = 1e-6) -> list[Overlap]:
     """Pairs of areas (by id) whose interiors overlap by more than ``min_km2``; touching edges do not count."""
     ids = sorted(geometries)
-    geoms = [geometries[i] for i in ids]
+    if len(ids) < 2:
+        return []
+    geoms = np.array([geometries[i] for i in ids], dtype=object)
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
     out = []

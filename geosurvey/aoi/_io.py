@@ -179,8 +179,9 @@ def write_layer(
         elif format == "fgb":
             frame.to_file(tmp, driver="FlatGeobuf", engine="pyogrio")
         elif format == "kml":
-            # The KML driver takes each placemark's <name> and <description> from these columns.
-            kml = frame.assign(
+            # The KML driver takes each placemark's <name> and <description> from these columns;
+            # "id" is renamed because KML readers report the <Placemark id> under that name.
+            kml = frame.rename(columns={"id": "area_id"}).assign(
                 Name=frame["name_en"], Description=frame["name_ja"] + " — " + frame["status"]
             )
             kml.to_file(tmp, driver="KML", layer=layer, engine="pyogrio")
