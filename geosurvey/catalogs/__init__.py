@@ -15,6 +15,7 @@ Definitions of sources live in ``catalogs/*.toml`` (:func:`get_source`, :func:`l
 from geosurvey.catalogs._bands import EO_COMMON_NAMES, BandInfo, resolve_band_map
 from geosurvey.catalogs._ingest import create_item, ingest, raster_statistics, write_catalog
 from geosurvey.catalogs._load import load
+from geosurvey.catalogs._publish import publish
 from geosurvey.catalogs._search import open_source, save_items, search
 from geosurvey.catalogs._sources import (
     CatalogSource,
@@ -42,6 +43,7 @@ __all__ = [
     "load",
     "open_source",
     "parse_source",
+    "publish",
     "raster_statistics",
     "resolve_band_map",
     "save_items",

@@ -377,39 +377,43 @@ def write_catalog(
             coll.add_item(item)
         catalog.add_child(coll)
 
-    catalog.normalize_hrefs(str(out_dir))
-    copies: list[tuple[Path, Path]] = []
-    for item in catalog.get_items(recursive=True):
-        item_dir = Path(item.get_self_href()).parent
-        for key, asset in item.assets.items():
-            src = Path(asset.get_absolute_href() or asset.href)
-            if "://" in asset.href or not src.is_file():
-                raise InputError(
-                    f"item {item.id!r} asset {key!r}: {asset.href} is not a local file; "
-                    "write_catalog makes self-contained catalogues of local files"
-                )
-            if _is_within(src, out_dir):
-                asset.href = str(src.resolve())
-            else:
-                dest = item_dir / src.name
-                copies.append((src, dest))
-                asset.href = str(dest)
-    catalog.make_all_asset_hrefs_relative()
-    validate_stac(catalog)
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    # Stage everything in a sibling folder laid out exactly as out_dir will be, so relative hrefs
+    # computed there hold after the move; assets already in out_dir are referred to by their
+    # place-to-be in the staging folder.
+    out_real = out_dir.resolve() if out_dir.exists() else out_dir
+    stage_root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    stage = stage_root / "catalog"  # no dot in the name: pystac takes "x.partial" for a file
     try:
-        catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, dest_href=str(tmp))
+        catalog.normalize_hrefs(str(stage))
+        copies: list[tuple[Path, Path]] = []
+        for item in catalog.get_items(recursive=True):
+            item_dir = Path(item.get_self_href()).parent
+            for key, asset in item.assets.items():
+                href = asset.get_absolute_href() or asset.href
+                src = Path(href.removeprefix("file://"))
+                if "://" in href.removeprefix("file://") or not src.is_file():
+                    raise InputError(
+                        f"item {item.id!r} asset {key!r}: {asset.href} is not a local file; "
+                        "write_catalog makes self-contained catalogues of local files"
+                    )
+                if _is_within(src, out_real):
+                    asset.href = str(stage / src.resolve().relative_to(out_real))
+                else:
+                    dest = item_dir / src.name
+                    copies.append((src, dest))
+                    asset.href = str(dest)
+        catalog.make_all_asset_hrefs_relative()
+        validate_stac(catalog)
+        catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
         for src, dest in copies:
-            target = tmp / dest.relative_to(out_dir)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
-            final = out_dir / path.relative_to(tmp)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            final = out_dir / path.relative_to(stage)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, final)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(stage_root, ignore_errors=True)
     return out_dir / "catalog.json"
 
 

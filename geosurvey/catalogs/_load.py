@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import numpy as np
 import odc.stac
@@ -266,7 +267,7 @@ def _check_local_assets(plan: LoadPlan) -> None:
                 href = item.assets[asset_key].get_absolute_href() or item.assets[asset_key].href
                 if "://" in href and not href.startswith("file://"):
                     continue
-                path = Path(href.removeprefix("file://"))
+                path = Path(unquote(href.removeprefix("file://")))
                 if not path.exists():
                     raise AssetError(
                         f"item {item.id!r} asset {asset_key!r}: {path} does not exist; "

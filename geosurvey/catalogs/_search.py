@@ -71,7 +71,23 @@ def _api_client(url: str, *, timeout_s: float, retries: int, signing: str) -> py
             "check the URL and that the server is running"
         ) from exc
     except APIError as exc:
+        if _is_connection_failure(exc):
+            raise CatalogUnreachableError(
+                f"STAC API {url} cannot be reached after {retries} retries; check the URL and that "
+                "the server is running"
+            ) from exc
         raise CatalogUnreachableError(f"STAC API {url} answered with an error: {exc}") from exc
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """pystac-client wraps transport errors in APIError (implicitly chained): find them."""
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.ConnectionError | requests.exceptions.Timeout
+                      | requests.exceptions.RetryError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _signer(signing: str) -> Callable[[Any], None] | None:
@@ -310,6 +326,11 @@ def _search_api(client: pystac_client.Client, *, max_items: int, **kwargs: Any) 
             "after retries); try again later or narrow the search"
         ) from exc
     except APIError as exc:
+        if _is_connection_failure(exc):
+            raise CatalogUnreachableError(
+                f"STAC API {url} stopped answering after {len(items)} items (after retries); "
+                "try again later or narrow the search"
+            ) from exc
         status = getattr(exc, "status_code", None)
         cls = CatalogUnreachableError if status in _RETRY_STATUS else CatalogError
         raise cls(f"STAC API {url} refused the search (HTTP {status}): {str(exc)[:500]}") from exc

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from geosurvey.catalogs._bands import BandInfo
 from geosurvey.errors import InputError, MissingInputError
 
 __all__ = [
@@ -128,6 +129,8 @@ class CatalogSource:
     max_items, page_size, timeout_s, retries
         Paging bounds and the retry policy for a STAC API (retries on 429/5xx and timeouts,
         exponential backoff).
+    ingest_bands
+        ``{file stem: BandInfo}``: how ``geosurvey catalog ingest`` names this source's files.
     """
 
     name: str
@@ -141,6 +144,7 @@ class CatalogSource:
     page_size: int = 100
     timeout_s: float = 30.0
     retries: int = 3
+    ingest_bands: Mapping[str, BandInfo] = field(default_factory=dict)
 
     def resolved_href(self) -> str:
         """``href`` with ``${VAR}`` replaced from the environment.
@@ -197,7 +201,7 @@ def _parse_collection(cid: str, raw: Mapping[str, Any], where: str) -> Collectio
         units=raw.get("units"),
         band_overrides=MappingProxyType({k: dict(v) for k, v in raw.get("band_overrides", {}).items()}),
         mask=mask,
-        cloud_cover_property=raw.get("cloud_cover_property", "eo:cloud_cover"),
+        cloud_cover_property=raw.get("cloud_cover_property", "eo:cloud_cover") or None,
     )
 
 
@@ -229,6 +233,15 @@ def parse_source(path: str | Path) -> CatalogSource:
         cid: _parse_collection(cid, spec, str(path)) for cid, spec in raw.get("collections", {}).items()
     }
     paging = raw.get("paging", {})
+    ingest_bands = {}
+    for stem, spec in raw.get("ingest", {}).get("bands", {}).items():
+        if "name" not in spec:
+            raise InputError(f"{path}: [ingest.bands.{stem}] needs a name")
+        ingest_bands[stem] = BandInfo(
+            spec["name"], description=spec.get("description", ""), units=spec.get("units"),
+            center_wavelength=spec.get("center_wavelength"),
+            full_width_half_max=spec.get("full_width_half_max"),
+        )
     return CatalogSource(
         name=raw.get("name", path.stem),
         kind=raw["kind"],
@@ -241,6 +254,7 @@ def parse_source(path: str | Path) -> CatalogSource:
         page_size=int(paging.get("page_size", 100)),
         timeout_s=float(paging.get("timeout_s", 30.0)),
         retries=int(paging.get("retries", 3)),
+        ingest_bands=MappingProxyType(ingest_bands),
     )
 
 
