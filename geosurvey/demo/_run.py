@@ -136,7 +136,9 @@ def _agree_area(survey: object, registry_dir: Path) -> object:
     """A fresh registry with two demo parties that both approve the demo area."""
     from geosurvey.aoi import Registry, generate_keypair
 
-    keys = {code: generate_keypair() for code in ("JP", "US")}  # (private PEM, public) in memory only
+    keys = {
+        code: generate_keypair() for code in ("JP", "US")
+    }  # (private PEM, public) in memory only
     parties = [
         {
             "code": "JP",
@@ -144,6 +146,7 @@ def _agree_area(survey: object, registry_dir: Path) -> object:
             "name_ja": "日本（デモ当事者）",
             "agency": "DEMO — not a real agency key",
             "public_keys": [keys["JP"][1]],
+            "demo_only": True,
         },
         {
             "code": "US",
@@ -151,18 +154,19 @@ def _agree_area(survey: object, registry_dir: Path) -> object:
             "name_ja": "米国（デモ当事者）",
             "agency": "DEMO — not a real agency key",
             "public_keys": [keys["US"][1]],
+            "demo_only": True,
         },
     ]
     registry = Registry.init(registry_dir, parties=parties)
     area = registry.propose(
-        geometry=survey.area,  # type: ignore[attr-defined]
+        survey.area,  # type: ignore[attr-defined]
         id="demo-iocg",
         name_en="Demo IOCG survey area (synthetic data)",
         name_ja="デモ IOCG 調査地域（合成データ）",
         region=["US"],
-        commodities=["Cu", "Au", "Co", "REE-L"],
+        commodities=["Cu", "Au", "Co", "LREE"],
         deposit_models=["iocg"],
-        methods=["airborne-magnetics", "airborne-radiometrics", "multispectral"],
+        methods=["airborne-magnetics", "airborne-radiometrics", "multispectral-imagery"],
         proposer="US",
         notes="Generated demo data; stands for no real ground.",
     )
@@ -177,7 +181,10 @@ def _write_catalogue(survey: object, folder: Path) -> Path:
 
     when = datetime(2025, 10, 28, tzinfo=UTC)  # the day the framework was signed
     groups = {
-        "demo-multispectral-scene": ("demo-imagery", ("blue", "green", "red", "nir", "swir16", "swir22")),
+        "demo-multispectral-scene": (
+            "demo-imagery",
+            ("blue", "green", "red", "nir", "swir16", "swir22"),
+        ),
         "demo-magnetics": ("demo-geophysics", ("mag_tmi",)),
         "demo-radiometrics": ("demo-geophysics", ("k", "eth", "eu")),
     }
@@ -218,7 +225,9 @@ def _evidence(ds: xr.Dataset, survey: object) -> dict[str, xr.DataArray]:
     from geosurvey import evidence
 
     inclination, declination = survey.field  # type: ignore[attr-defined]
-    rtp = evidence.reduction_to_pole(ds["mag_tmi"], inclination=inclination, declination=declination)
+    rtp = evidence.reduction_to_pole(
+        ds["mag_tmi"], inclination=inclination, declination=declination
+    )
     layers = {
         "clay_hydroxyl": evidence.clay_hydroxyl(ds),
         "tilt": evidence.tilt_derivative(rtp),
@@ -293,7 +302,9 @@ def run_demo(
             for name, layer in layers.items():
                 # distance and eTh/K are favourable when small: evaluate their negatives
                 favourable = -layer if name in {"fault_distance", "eth_k"} else layer
-                per_layer[name] = round(evaluate(favourable.rename(name), survey.occurrences).roc_auc, 4)
+                per_layer[name] = round(
+                    evaluate(favourable.rename(name), survey.occurrences).roc_auc, 4
+                )
             metrics = {
                 **result.to_dict(),
                 "evidence_roc_auc": per_layer,
@@ -324,19 +335,30 @@ def run_demo(
             report = {
                 "geosurvey": __version__,
                 "area": {"id": area.id, "status": status, "analysis_crs": str(area.analysis_crs)},
-                "grid": {"crs": str(gbox.crs), "resolution_m": resolution, "shape": list(gbox.shape)},
+                "grid": {
+                    "crs": str(gbox.crs),
+                    "resolution_m": resolution,
+                    "shape": list(gbox.shape),
+                },
                 "seed": seed,
                 "lang": lang,
                 "demo": True,
                 **metrics,
             }
-            atomic_write_text(work / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+            atomic_write_text(
+                work / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+            )
             manifest(
                 work / "manifest.json",
                 inputs={"catalog": "catalog/catalog.json", "items": [item.id for item in items]},
                 parameters={"seed": seed, "resolution_m": resolution, "lang": lang},
                 recipe=recipe.to_dict(),
-                outputs={"score": "score.tif", "web_map": "index.html", "report": "report.json", "stac": "outputs/catalog.json"},
+                outputs={
+                    "score": "score.tif",
+                    "web_map": "index.html",
+                    "report": "report.json",
+                    "stac": "outputs/catalog.json",
+                },
             )
     msg = _MESSAGES[lang]
     echo(
@@ -349,5 +371,9 @@ def run_demo(
             c20=result.capture[0.2],
         )
     )
-    echo(msg["outputs"].format(map=final / "index.html", cog=final / "score.tif", report=final / "report.json"))
+    echo(
+        msg["outputs"].format(
+            map=final / "index.html", cog=final / "score.tif", report=final / "report.json"
+        )
+    )
     return DemoResult(final, area.id, status, metrics, stage.timings)
