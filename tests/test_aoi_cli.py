@@ -256,10 +256,10 @@ def test_validate_exit_code_in_a_real_process(tmp_path: Path, registry: Path, ke
 def test_concurrent_approvals_from_real_processes_all_land(
     tmp_path: Path, registry: Path, keyfiles
 ) -> None:
-    """Two CLI processes approve one area at once; then two processes each approve 12 areas in the
+    """Two CLI processes approve one area at once; then two processes each approve 20 areas in the
     same order while this process keeps parsing the files (atomic writes: never a partial file)."""
     reg = Registry(registry)
-    ids = [f"area-{i:02d}" for i in range(12)]
+    ids = [f"area-{i:02d}" for i in range(20)]
     for i, area_id in enumerate(["solo", *ids]):
         reg.propose((i, 0, i + 0.5, 0.5), id=area_id, name_en=area_id, name_ja=area_id, region="US", commodities="Li", proposer="US")  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -277,21 +277,31 @@ def test_concurrent_approvals_from_real_processes_all_land(
     solo = Registry(registry).get("solo")
     assert solo.status == "agreed" and sorted(c.act.party for c in solo.checks) == ["JP", "US"]
 
+    # Both processes import everything, report ready, then start together on the same areas in the
+    # same order, so their read-modify-write cycles collide (without the lock, approvals get lost).
     script = textwrap.dedent(
         """
-        import sys
+        import sys, time
+        from pathlib import Path
         from geosurvey.aoi import Registry
-        registry, party, key, *ids = sys.argv[1:]
+        registry, party, key, go, *ids = sys.argv[1:]
         reg = Registry(registry)
+        print("ready", flush=True)
+        while not Path(go).exists():
+            time.sleep(0.001)
         for area_id in ids:
             reg.approve(area_id, party=party, private_key=key)
         """
     )
+    go = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(registry), party, str(keyfiles[party]), *ids],
+        subprocess.Popen([sys.executable, "-c", script, str(registry), party, str(keyfiles[party]), str(go), *ids],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         for party in ("JP", "US")
     ]  # fmt: skip
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+    go.touch()
     reads = 0
     deadline = time.monotonic() + 300
     while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
