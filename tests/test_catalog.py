@@ -353,3 +353,60 @@ def test_load_errors_name_item_and_asset(demo, tmp_path):
     corrupt.assets["mag_tmi"].href = str(broken)
     with pytest.raises(AssetError, match=r"broken.tif"):
         load([corrupt], geobox=GRID)
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cli_list_show_search_validate(demo, tmp_path, capsys):
+    from geosurvey.cli import main
+
+    assert main(["catalog", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "earth-search" in listed and "planetary-computer" in listed and "partner-geophysics" in listed
+    assert main(["catalog", "show", "planetary-computer"]) == 0
+    assert "B8A→nir08" in capsys.readouterr().out
+    out = tmp_path / "found.json"
+    code = main(["catalog", "search", str(demo["catalog"]), "-c", "demo-radiometric",
+                 "--out", str(out), "--geoparquet", str(tmp_path / "found.parquet")])
+    assert code == 0
+    assert "radiometric" in capsys.readouterr().out
+    assert [f["id"] for f in json.loads(out.read_text())["features"]] == ["radiometric"]
+    import geopandas as gpd
+
+    assert list(gpd.read_parquet(tmp_path / "found.parquet")["id"]) == ["radiometric"]
+    assert main(["catalog", "validate", str(demo["catalog"])]) == 0
+    assert "valid: 7 STAC objects" in capsys.readouterr().out  # catalogue, 3 collections, 3 items
+
+
+def test_cli_ingest_and_refusals(tmp_path, capsys):
+    from geosurvey.cli import main
+
+    grids = tmp_path / "grids"
+    grids.mkdir()
+    a = np.arange(GRID.shape[0] * GRID.shape[1], dtype="float32").reshape(GRID.shape)
+    _write(grids / "rad_K_pct.tif", a, units="%")
+    out = tmp_path / "cat"
+    code = main(["catalog", "ingest", str(grids), str(out), "--collection", "partner",
+                 "--datetime", "2010-06-01", "--definition", "partner-geophysics", "--license", "CC-BY-4.0"])
+    assert code == 0, capsys.readouterr().err
+    cat = pystac.Catalog.from_file(str(out / "catalog.json"))
+    item = next(cat.get_items(recursive=True))
+    assert list(item.assets) == ["k"]  # named by the definition's [ingest.bands]
+    assert item.assets["k"].extra_fields["raster:bands"][0]["unit"] == "%"
+    cog = item.assets["k"].get_absolute_href()
+    with rasterio.open(cog) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        np.testing.assert_array_equal(src.read(1), a)
+    capsys.readouterr()
+    assert main(["catalog", "ingest", str(grids), str(out), "--collection", "p", "--datetime", "2010-01-01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("geosurvey: error:") and "exists" in err and len(err.strip().splitlines()) == 1
+    assert main(["catalog", "ingest", str(grids), str(tmp_path / "x"), "--collection", "p", "--datetime", "2010"]) == 1
+    assert "ISO 8601" in capsys.readouterr().err
+    assert main(["catalog", "search", str(tmp_path), "--bbox", "1,2,3"]) == 1
+    assert "W,S,E,N" in capsys.readouterr().err
+    assert main(["catalog", "search", "no-such-definition"]) == 1
+    assert "known:" in capsys.readouterr().err

@@ -325,3 +325,16 @@ def test_documents_are_the_real_ones(stac_api):
         __import__("requests").post(stac_api.urls["earth-search"] + "/search", json={"limit": 1}, timeout=10).text
     )
     assert body["numberMatched"] == n_es
+
+
+def test_cli_publish_and_search(stac_api, gtk_catalog, capsys):
+    from geosurvey.cli import main
+
+    path, _ = gtk_catalog
+    url = stac_api.urls["partner"]
+    assert main(["catalog", "publish", str(path), "--api", url]) == 0
+    assert "published 1 collections, 1 items" in capsys.readouterr().out
+    assert main(["catalog", "search", url, "-c", "gtk-lapland-grids", "--bbox", "24.0,67.0,25.5,67.8"]) == 0
+    assert "gtk-lapland-grids  gtk-lapland-grids" in capsys.readouterr().out
+    assert main(["catalog", "search", url, "-c", "gtk-lapland-grids", "--bbox", "10,10,11,11"]) == 0
+    assert "0 items" in capsys.readouterr().err

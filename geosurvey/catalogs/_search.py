@@ -199,6 +199,7 @@ def search(
     sortby: str | Sequence[str] | Sequence[Mapping[str, str]] | None = None,
     max_items: int | None = None,
     limit: int | None = None,
+    registry: str | Path = "aoi",
 ) -> pystac.ItemCollection:
     """Search a STAC API or a static catalogue with the same call.
 
@@ -213,8 +214,8 @@ def search(
     intersects
         A GeoJSON dict or shapely geometry in EPSG:4326.
     area
-        A :class:`geosurvey.aoi.SurveyArea` (its ``.geometry``) or a shapely geometry, in
-        EPSG:4326; used as ``intersects``.
+        A :class:`geosurvey.aoi.SurveyArea` (its ``.geometry``), the id of an area in
+        ``registry``, or a shapely geometry, in EPSG:4326; used as ``intersects``.
     collections
         Collection ids; default for a STAC API definition: the collections it lists; otherwise
         all.
@@ -236,6 +237,8 @@ def search(
         Stop after this many items (default: the definition's bound, 1000).
     limit
         Page size for an API (default: the definition's, 100).
+    registry
+        The survey-area registry folder used when ``area`` is an id.
 
     Returns
     -------
@@ -254,6 +257,10 @@ def search(
     """
     if area is not None and intersects is not None:
         raise InputError("give either area= or intersects=, not both")
+    if isinstance(area, str):
+        from geosurvey.aoi import Registry
+
+        area = Registry(registry).get(area)
     if area is not None:
         intersects = _area_geometry(area)
     elif intersects is not None:

@@ -1,7 +1,151 @@
-"""`geosurvey catalog ...` commands."""
+"""``geosurvey catalog ...``: list and show sources, search, ingest, validate and publish."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="catalog commands.", no_args_is_help=True)
+from geosurvey.errors import InputError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Data catalogues: search STAC APIs and static catalogues, ingest and publish grids.",
+    no_args_is_help=True,
+)
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"--bbox must be W,S,E,N in degrees, e.g. 24.0,67.0,25.5,67.8; got {text!r}") from exc
+    return west, south, east, north
+
+
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"--datetime must be ISO 8601, e.g. 2010-06-01 or 2010-06-01T00:00:00Z; got {text!r}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the catalogue definitions in catalogs/."""
+    from geosurvey.catalogs import get_source, list_sources
+
+    for name in list_sources():
+        source = get_source(name)
+        typer.echo(f"{name:<20} {source.kind:<9} {source.href}  ({', '.join(source.collections)})")
+
+
+@app.command("show")
+def show_command(
+    name: Annotated[str, typer.Argument(help="A definition name, e.g. earth-search.")],
+) -> None:
+    """Show one definition: collections, band maps, masks, attribution."""
+    from geosurvey.catalogs import get_source
+
+    source = get_source(name)
+    typer.echo(f"{source.name}: {source.title} [{source.kind}] {source.href}")
+    typer.echo(f"attribution: {source.attribution}")
+    for cid, spec in source.collections.items():
+        bands = ", ".join(f"{k}→{v}" for k, v in spec.bands.items())
+        typer.echo(f"  {cid}: {bands}")
+        if spec.mask is not None:
+            typer.echo(f"    mask: {spec.mask.band} {spec.mask.kind} {list(spec.mask.exclude)}")
+
+
+@app.command("search")
+def search_command(
+    source: Annotated[str, typer.Argument(help="Definition name, STAC API URL or path of catalog.json.")],
+    area: Annotated[str | None, typer.Option(help="Survey area id (from --registry) to search within.")] = None,
+    registry: Annotated[Path, typer.Option(help="Survey-area registry folder.")] = Path("aoi"),
+    bbox: Annotated[str | None, typer.Option(help="W,S,E,N in degrees (EPSG:4326).")] = None,
+    collection: Annotated[list[str] | None, typer.Option("--collection", "-c", help="Collection id (repeatable).")] = None,
+    when: Annotated[str | None, typer.Option("--datetime", help="e.g. 2023-06-01/2023-08-31.")] = None,
+    cloud_cover: Annotated[float | None, typer.Option(help="Maximum cloud cover, percent.")] = None,
+    cql2: Annotated[str | None, typer.Option("--filter", help="CQL2 text filter.")] = None,
+    max_items: Annotated[int | None, typer.Option(help="Stop after this many items.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the results as an ItemCollection (JSON).")] = None,
+    geoparquet: Annotated[Path | None, typer.Option(help="Also save them as GeoParquet.")] = None,
+) -> None:
+    """Search a catalogue; print one line per item and optionally save the results."""
+    from geosurvey.catalogs import save_items, search
+
+    if geoparquet is not None and out is None:
+        raise InputError("--geoparquet needs --out for the ItemCollection JSON as well")
+    items = search(
+        source, area=area, registry=registry, bbox=_bbox(bbox), collections=collection or None,
+        datetime=when, cloud_cover=cloud_cover, filter=cql2, max_items=max_items,
+    )
+    for item in items:
+        typer.echo(f"{item.collection_id or '-'}  {item.id}  {item.datetime.isoformat() if item.datetime else ''}")
+    typer.echo(f"{len(items)} items", err=True)
+    if out is not None:
+        save_items(items, out, geoparquet=geoparquet)
+        typer.echo(f"saved {out}" + (f" and {geoparquet}" if geoparquet else ""), err=True)
+
+
+@app.command("ingest")
+def ingest_command(
+    folder: Annotated[Path, typer.Argument(help="Folder of GeoTIFF/NetCDF grids.")],
+    out: Annotated[Path, typer.Argument(help="Catalogue folder to create.")],
+    collection: Annotated[str, typer.Option(help="Collection id of the items.")],
+    when: Annotated[str, typer.Option("--datetime", help="Survey date, ISO 8601 (UTC if no zone).")],
+    definition: Annotated[str | None, typer.Option(help="Definition whose [ingest.bands] names the files.")] = None,
+    license: Annotated[str, typer.Option(help="SPDX licence id, e.g. CC-BY-4.0.")] = "other",
+    compress: Annotated[str, typer.Option(help="COG compression: deflate or zstd.")] = "deflate",
+    one_item: Annotated[bool, typer.Option(help="One item for all grids (else one per grid).")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+) -> None:
+    """Turn a folder of grids into COGs + STAC items + a static catalogue (validated)."""
+    from geosurvey.catalogs import get_source, ingest
+
+    if compress not in ("deflate", "zstd"):
+        raise InputError(f"--compress must be deflate or zstd, not {compress!r}")
+    bands = dict(get_source(definition).ingest_bands) if definition else None
+    path = ingest(
+        folder, out, collection=collection, datetime=_when(when), bands=bands, license=license,
+        compress=compress, one_item=one_item, overwrite=overwrite,  # type: ignore[arg-type]
+    )
+    typer.echo(str(path))
+
+
+@app.command("validate")
+def validate_command(
+    path: Annotated[Path, typer.Argument(help="A STAC catalogue, collection or item JSON.")],
+) -> None:
+    """Validate STAC JSON offline (core 1.1.0 + proj, raster, eo)."""
+    import pystac
+
+    from geosurvey.catalogs import validate_stac
+    from geosurvey.errors import MissingInputError
+
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    obj = pystac.read_file(str(path.absolute())) if doc.get("type") in ("Catalog", "Collection") else doc
+    ids = validate_stac(obj)
+    typer.echo(f"valid: {len(ids)} STAC objects")
+
+
+@app.command("publish")
+def publish_command(
+    catalog: Annotated[Path, typer.Argument(help="catalog.json (or its folder) to publish.")],
+    api: Annotated[str, typer.Option(help="STAC API root URL with the Transactions extension.")],
+    upsert: Annotated[bool, typer.Option(help="Replace collections and items that exist.")] = True,
+) -> None:
+    """Push a catalogue's collections and items to a STAC API."""
+    from geosurvey.catalogs import publish
+
+    counts = publish(catalog, api, upsert=upsert)
+    typer.echo(f"published {counts['collections']} collections, {counts['items']} items to {api}")
