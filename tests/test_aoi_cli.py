@@ -21,7 +21,7 @@ from geosurvey.aoi import Registry, generate_keypair, load_private_key, public_k
 from geosurvey.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ["keygen", "propose", "approve", "amend", "withdraw", "close", "list", "show", "validate", "export", "history", "vocab"]  # fmt: skip
+COMMANDS = ["keygen", "add-key", "propose", "approve", "amend", "withdraw", "close", "list", "show", "validate", "export", "history", "vocab"]  # fmt: skip
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

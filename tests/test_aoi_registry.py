@@ -607,3 +607,21 @@ def test_init_refuses_bad_parties_and_existing_folders(tmp_path: Path, keys) -> 
         Registry.init(tmp_path / "a", parties=[good])
     with pytest.raises(MissingInputError, match="does not exist"):
         Registry(tmp_path / "missing")
+
+
+def test_add_key_lets_a_partner_sign(reg: Registry, keys) -> None:
+    propose(reg, "canada", bbox=(-80, 45, -79, 46), region="CA")
+    before = snapshot(reg.path)
+    with pytest.raises(RegistryError, match="already listed for JP"):
+        reg.add_key("CA", keys["JP"][1])
+    with pytest.raises(InputError, match="not a base64 Ed25519 public key"):
+        reg.add_key("CA", "abc")
+    with pytest.raises(RegistryError, match="party 'ZZ' is not in"):
+        reg.add_key("ZZ", keys["XX"][1])
+    assert snapshot(reg.path) == before
+    assert reg.add_key("CA", keys["XX"][1]).public_keys == (keys["XX"][1],)
+    approve_all(reg, keys, "canada")
+    assert (
+        Registry(reg.path).approve("canada", party="CA", private_key=keys["XX"][0]).status
+        == "agreed"
+    )

@@ -42,7 +42,13 @@ from geosurvey.aoi._model import (
     check_id,
     with_status,
 )
-from geosurvey.aoi._signing import PrivateKeyLike, load_private_key, public_key_b64, sign
+from geosurvey.aoi._signing import (
+    PrivateKeyLike,
+    load_private_key,
+    parse_public_key,
+    public_key_b64,
+    sign,
+)
 from geosurvey.aoi._vocab import (
     commodities,
     commodity_matches,
@@ -211,6 +217,37 @@ class Registry:
     def parties(self) -> dict[str, Party]:
         """The parties of ``parties.toml``, by code."""
         return dict(self._parties)
+
+    def add_key(self, party: str, public_key: str) -> Party:
+        """Add a public key to ``party`` in ``parties.toml`` (a new member of staff, a rotated key).
+
+        Acts signed with the party's other keys stay valid; remove a key by editing the file.
+
+        Raises
+        ------
+        RegistryError
+            Unknown party, or the key is already listed (for this or another party).
+        InputError
+            ``public_key`` is not a base64 Ed25519 public key.
+        """
+        parse_public_key(public_key, where="public key")
+        with self._lock():
+            parties = read_parties(self.path / _PARTIES)
+            member = parties.get(party)
+            if member is None:
+                raise RegistryError(
+                    f"party {party!r} is not in {self.path / _PARTIES} (parties: {', '.join(parties)})"
+                )
+            owners = [code for code, p in parties.items() if public_key in p.public_keys]
+            if owners:
+                raise RegistryError(f"that public key is already listed for {', '.join(owners)}")
+            parties[party] = dataclasses.replace(
+                member, public_keys=(*member.public_keys, public_key)
+            )
+            path = atomic_write_text(self.path / _PARTIES, parties_toml(parties))
+            os.chmod(path, _FILE_MODE)
+            self._parties = parties
+        return parties[party]
 
     def ids(self) -> list[str]:
         """The ids of the areas in the registry, sorted."""
@@ -497,6 +534,7 @@ class Registry:
         date: dt.date | str | None,
         summary: str,
     ) -> SurveyArea:
+        self._parties = read_parties(self.path / _PARTIES)  # another process may have added a key
         member = self._party(party, role=f"{kind} party")
         key = load_private_key(private_key, where=f"{kind} {area_id} --key")
         if not member.public_keys:

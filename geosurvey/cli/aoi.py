@@ -139,6 +139,17 @@ def keygen(
     typer.echo(public)
 
 
+@app.command("add-key")
+def add_key(
+    party: Party_,
+    public_key: Annotated[str, typer.Argument(help="The base64 public key printed by keygen.")],
+    registry: Registry_ = Path("aoi"),
+) -> None:
+    """Add a party's public key to parties.toml."""
+    _registry(registry).add_key(party, public_key)
+    typer.echo(f"added a public key to {party} in {registry / 'parties.toml'}")
+
+
 @app.command()
 def propose(
     source: Source_ = None,
