@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 import rasterio
-import rioxarray  # noqa: F401  (registers the .rio accessor)
+import rioxarray
 import xarray as xr
 
 from geosurvey.errors import InputError, MissingInputError, OutputError
@@ -31,7 +31,9 @@ def _check_parent_writable(path: Path) -> None:
     if not parent.exists():
         raise OutputError(f"cannot write {path}: folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {path}: folder {parent} is not writable; choose another --out")
+        raise OutputError(
+            f"cannot write {path}: folder {parent} is not writable; choose another --out"
+        )
 
 
 def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
@@ -70,7 +72,12 @@ def output_folder(path: str | Path, *, overwrite: bool = False) -> Iterator[Path
     _check_parent_writable(path)
     if path.exists() and not overwrite:
         raise OutputError(f"output folder {path} already exists; remove it or pass --overwrite")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create output folder {path}: {exc.strerror}; choose another --out"
+        ) from exc
     try:
         yield tmp
         if path.exists():
@@ -121,7 +128,9 @@ def read_raster(
     if da.rio.crs is None:
         raise InputError(f"raster {path} has no CRS; set one with gdal_edit.py -a_srs EPSG:XXXX")
     units = da.attrs.get("units") or da.attrs.get("UNITS")
-    da.attrs = {k: v for k, v in da.attrs.items() if k not in {"_FillValue", "scale_factor", "add_offset"}}
+    da.attrs = {
+        k: v for k, v in da.attrs.items() if k not in {"_FillValue", "scale_factor", "add_offset"}
+    }
     if units:
         da.attrs["units"] = units
     da.name = name or path.stem
