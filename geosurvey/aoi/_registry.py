@@ -693,7 +693,11 @@ class Registry:
                 label = f"{path}: acts[{i}] ({act.act} by {act.party} on {act.date})"
                 if check.state == "invalid":
                     errors.append(f"{label}: {check.reason}")
-                elif check.state == "stale" and area.status not in {"withdrawn", "closed"}:
+                elif (
+                    check.state == "stale"
+                    and act.party in area.pending_parties
+                    and area.status != "withdrawn"
+                ):
                     warnings.append(
                         f"{label}: stale, signed for an earlier version ({act.digest[:19]}…)"
                     )
