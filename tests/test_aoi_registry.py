@@ -492,6 +492,7 @@ def test_bad_input_changes_nothing(reg: Registry, keys, tmp_path: Path) -> None:
         (SignatureError, "does not match any of JP's public keys .*it is US's key", lambda: reg.approve("test-area", party="JP", private_key=keys["US"][0])),
         (RegistryError, "region: no party .* covers BR", lambda: propose(reg, "x", region="BR")),
         (RegistryError, "not a valid area id", lambda: propose(reg, "../escape")),
+        (RegistryError, "party FI is not a party to an area in US", lambda: propose(reg, "x", proposer="FI")),
     ]  # fmt: skip
     for error, message, call in cases:
         with pytest.raises(error, match=message):
@@ -625,3 +626,12 @@ def test_add_key_lets_a_partner_sign(reg: Registry, keys) -> None:
         Registry(reg.path).approve("canada", party="CA", private_key=keys["XX"][0]).status
         == "agreed"
     )
+
+
+def test_docstring_example_runs() -> None:
+    import doctest
+
+    import geosurvey.aoi._registry as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 5 and result.failed == 0

@@ -40,6 +40,7 @@ from geosurvey.aoi._model import (
     _as_date,
     _today,
     check_id,
+    required_parties,
     with_status,
 )
 from geosurvey.aoi._signing import (
@@ -421,6 +422,12 @@ class Registry:
             raise InputError("propose: name the proposing party (proposer='US')")
         self._party(proposer, role="proposer")
         self._check_region_parties(area)
+        parties_to_area = required_parties(area, self._parties)
+        if proposer not in parties_to_area:
+            raise RegistryError(
+                f"proposer: party {proposer} is not a party to an area in {', '.join(area.region)} "
+                f"(its parties would be {', '.join(parties_to_area)})"
+            )
         when = _as_date(date, where="date") if date is not None else _today()
         summary = "proposed" + "".join(f"; {n}" for n in notes)
         area = dataclasses.replace(
