@@ -18,6 +18,13 @@ from geosurvey.evidence._features import (
     line_density,
     one_hot,
 )
+from geosurvey.evidence._gridding import grid_survey_lines
+from geosurvey.evidence._landsat import (
+    LandsatMetadata,
+    landsat_brightness_temperature,
+    landsat_toa_reflectance,
+    read_mtl,
+)
 from geosurvey.evidence._potential import (
     analytic_signal,
     derivative_easting,
@@ -53,9 +60,12 @@ from geosurvey.evidence._spectral import (
     ndvi,
     vegetation_mask,
 )
+from geosurvey.evidence._terrain import aspect, hillshade, slope
 
 __all__ = [
+    "LandsatMetadata",
     "analytic_signal",
+    "aspect",
     "aster_aloh_group_composition",
     "aster_aloh_group_content",
     "aster_feoh_group_content",
@@ -81,12 +91,18 @@ __all__ = [
     "ferrous_iron",
     "filter_features",
     "gossan",
+    "grid_survey_lines",
+    "hillshade",
+    "landsat_brightness_temperature",
+    "landsat_toa_reflectance",
     "line_density",
     "ndvi",
     "one_hot",
     "potassium_anomaly",
     "radiometric_ratio",
+    "read_mtl",
     "reduction_to_pole",
+    "slope",
     "ternary_rgb",
     "tilt_derivative",
     "total_horizontal_gradient",
