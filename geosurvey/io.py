@@ -187,7 +187,7 @@ def write_cog(
             blocksize=blocksize,
             tags=tags,
             overviews="AUTO",
-            windowed=True,
+            windowed=False,  # numpy: one write (windowed writes are ~25x slower); Dask: stored chunk by chunk
         )
         os.replace(tmp, path)
     except BaseException:
