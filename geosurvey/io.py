@@ -36,12 +36,19 @@ def _check_parent_writable(path: Path) -> None:
         )
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
     _check_parent_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; keep the usual permissions
         with os.fdopen(fd, "w", encoding=encoding, newline="\n") as fh:
             fh.write(text)
             fh.flush()

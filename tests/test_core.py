@@ -97,6 +97,12 @@ def test_atomic_write_text_leaves_no_temporary_files(tmp_path) -> None:
     atomic_write_text(tmp_path / "a.json", '{"b": 1}')
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
     assert (tmp_path / "a.json").read_text() == '{"b": 1}'
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "b.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
 
 
 def test_manifest_records_versions_and_parameters(tmp_path) -> None:
