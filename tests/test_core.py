@@ -166,3 +166,11 @@ def test_cli_show_versions(capsys) -> None:
     assert main(["show-versions"]) == 0
     out = capsys.readouterr().out
     assert "geosurvey" in out and "odc-stac" in out
+
+
+def test_flat_public_api_resolves() -> None:
+    for name in geosurvey.__all__:
+        assert getattr(geosurvey, name) is not None, name
+    assert geosurvey.score is geosurvey.prospectivity.score
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = geosurvey.nope
