@@ -410,3 +410,38 @@ def test_cli_ingest_and_refusals(tmp_path, capsys):
     assert "W,S,E,N" in capsys.readouterr().err
     assert main(["catalog", "search", "no-such-definition"]) == 1
     assert "known:" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# the notebook, on a static catalogue (tests/test_catalog_api.py runs it against the API)
+# ---------------------------------------------------------------------------------------------
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_stac_datacube.ipynb"
+
+
+def run_notebook(path: Path) -> list[dict]:
+    """Execute a notebook in its folder; return its code cells' outputs (raise on any error)."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_notebook_on_a_static_catalogue(monkeypatch):
+    from conftest import SHARED_DATA, require_shared
+
+    require_shared("gtk_lapland_iocg", "grids_100m")
+    monkeypatch.delenv("GEOSURVEY_STAC_API", raising=False)
+    monkeypatch.setenv("GEOSURVEY_SHARED_DATA", str(SHARED_DATA))
+    outputs = run_notebook(NOTEBOOK)
+    text = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
+    assert "gtk-catalog/catalog.json" in text  # it made and searched a static catalogue
+    assert "1 items: ['gtk-lapland-grids']" in text
+    assert "mag_tmi: mean" in text and " nT" in text and " %" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the plot

@@ -338,3 +338,19 @@ def test_cli_publish_and_search(stac_api, gtk_catalog, capsys):
     assert "gtk-lapland-grids  gtk-lapland-grids" in capsys.readouterr().out
     assert main(["catalog", "search", url, "-c", "gtk-lapland-grids", "--bbox", "10,10,11,11"]) == 0
     assert "0 items" in capsys.readouterr().err
+
+
+@pytest.mark.notebook
+def test_notebook_against_the_api(stac_api, gtk_catalog, monkeypatch):
+    from conftest import SHARED_DATA
+    from test_catalog import NOTEBOOK, run_notebook
+
+    path, _ = gtk_catalog
+    publish(path, stac_api.urls["partner"])
+    monkeypatch.setenv("GEOSURVEY_STAC_API", stac_api.urls["partner"])
+    monkeypatch.setenv("GEOSURVEY_SHARED_DATA", str(SHARED_DATA))
+    outputs = run_notebook(NOTEBOOK)
+    text = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
+    assert f"searching {stac_api.urls['partner']}" in text
+    assert "1 items: ['gtk-lapland-grids']" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)

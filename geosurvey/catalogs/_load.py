@@ -422,6 +422,28 @@ def _load_group(
     return out
 
 
+def _quiet_nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
+    """NaN-ignoring median; a pixel with no valid value anywhere in time is NaN, without the
+    "All-NaN slice" warning NumPy gives for it (that case is expected outside the items)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        return np.nanmedian(values, axis=axis).astype("float32")
+
+
+def _median_over_time(da: xr.DataArray) -> xr.DataArray:
+    """Per-pixel median over ``time`` (lazy: time in one chunk, space chunks kept)."""
+    out = xr.apply_ufunc(
+        _quiet_nanmedian,
+        da.chunk({"time": -1}),
+        input_core_dims=[["time"]],
+        kwargs={"axis": -1},
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        keep_attrs=True,
+    )
+    return out.drop_vars("time", errors="ignore")
+
+
 def _combine(
     parts: Sequence[Mapping[str, xr.DataArray]],
     plan: LoadPlan,
@@ -442,10 +464,7 @@ def _combine(
             da.attrs = attrs
         if composite == "median":
             n = da.sizes.get("time", 1)
-            da = annotate(
-                da.chunk({"time": -1}).median("time", skipna=True).astype("float32"),
-                f"median composite over {n} time steps (NaN ignored)",
-            )
+            da = annotate(_median_over_time(da), f"median composite over {n} time steps (NaN ignored)")
         variables[name] = da
     ds = xr.merge(
         list(variables.values()), join="outer", compat="no_conflicts", combine_attrs="drop_conflicts"
