@@ -118,8 +118,11 @@ def apply_whole_grid(
     chunks = grid.chunksizes if grid.chunks is not None else None
     if chunks is not None:
         grid = grid.chunk({"y": -1, "x": -1})
+    def typed(values: np.ndarray, **kw: Any) -> np.ndarray:
+        return np.asarray(func(values, **kw)).astype(out_dtype, copy=False)
+
     result = xr.apply_ufunc(
-        func,
+        typed,
         grid,
         input_core_dims=[["y", "x"]],
         output_core_dims=[["y", "x"]],

@@ -69,7 +69,10 @@ def fill_nearest(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def pad_widths(n: int, pad: float) -> tuple[int, int]:
     """Pixels added before and after an axis of ``n`` pixels: ``pad·n`` each side, then up to a
-    length that :func:`scipy.fft.next_fast_len` transforms quickly (the extra goes after)."""
+    length that :func:`scipy.fft.next_fast_len` transforms quickly (the extra goes after).
+    ``pad=0`` adds nothing: the grid is treated as periodic, as harmonica does."""
+    if pad == 0:
+        return 0, 0
     before = int(np.ceil(pad * n))
     total = scipy.fft.next_fast_len(n + 2 * before, real=True)
     return before, total - n - before
