@@ -20,7 +20,7 @@ EO_COMMON_NAMES = frozenset(
     }
 )
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class BandInfo:
     Parameters
     ----------
     common_name
-        The name geosurvey gives the band and the asset key in items it writes: lower case,
-        e.g. ``"swir16"``, ``"mag_tmi"``, ``"k"``, ``"eth"``, ``"eu"``.
+        The name geosurvey gives the band and the asset key in items it writes: letters, digits
+        and ``_`` (lower case by convention), e.g. ``"swir16"``, ``"mag_tmi"``, ``"k"``, ``"eu"``.
     description
         Free text, written as the asset title and band description.
     units
@@ -52,8 +52,8 @@ class BandInfo:
     def __post_init__(self) -> None:
         if not _NAME.match(self.common_name):
             raise InputError(
-                f"band name {self.common_name!r} is not usable: use lower-case letters, digits "
-                "and '_' starting with a letter (e.g. 'swir16', 'mag_tmi')"
+                f"band name {self.common_name!r} is not usable: use letters, digits and '_' "
+                "starting with a letter (e.g. 'swir16', 'mag_tmi', 'B04')"
             )
         for field in ("center_wavelength", "full_width_half_max"):
             value = getattr(self, field)

@@ -411,6 +411,11 @@ def _load_group(
             continue  # the mask band, not asked for
         da = ds[band.name]
         step = f"load STAC items {ids} band {band.key!r} ({resampling})"
+        fill = da.attrs.get("nodata")
+        if fill is not None and not np.isnan(fill):
+            # odc-stac keeps an integer band's nodata value as the float fill: make it NaN
+            da = da.where(da != np.float32(fill))
+            step += f", nodata {fill:g} → NaN"
         if band.scale != 1.0 or band.offset != 0.0:
             da = (da * np.float32(band.scale) + np.float32(band.offset)).astype("float32")
             step += f", value × {band.scale:g} + {band.offset:g}"
