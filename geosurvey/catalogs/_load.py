@@ -360,7 +360,8 @@ def load(
     AssetError
         An asset lacks projection metadata, or a local asset is missing or unreadable.
     CatalogError
-        Items disagree on scale/offset or mask rules.
+        Collections in one load have different mask rules (items whose scale or offset differ
+        are loaded in separate groups, each with its own values, and joined on time).
     """
     items = list(items)
     if not items:
