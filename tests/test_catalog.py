@@ -572,3 +572,18 @@ def test_items_in_two_utm_zones_load_onto_one_grid(tmp_path):
         assert both.sum() > 0.9 * np.isfinite(expected).sum() > 1000
         assert np.mean(got[both] == expected[both]) > 0.98
     assert sorted(matched) == [0, 1]
+
+
+def test_items_with_different_offsets_are_loaded_in_their_own_groups(tmp_path):
+    """Sentinel-2 before/after processing baseline 04.00: same band, offsets 0 and -0.1."""
+    rng = np.random.default_rng(6)
+    dn = {k: rng.integers(1000, 10_000, size=GRID.shape, dtype="uint16") for k in ("old", "new")}
+    items = []
+    for day, (key, offset) in enumerate((("old", 0.0), ("new", -0.1))):
+        path = _write_int(tmp_path / f"{key}.tif", dn[key], GRID, nodata=0, scale=0.0001, offset=offset)
+        items.append(create_item({"red": path}, item_id=key, datetime=T0 + dt.timedelta(days=day), collection="s2"))
+    ds = load(items, geobox=GRID, resampling="nearest")
+    assert ds.sizes["time"] == 2
+    for index, (key, offset) in enumerate((("old", 0.0), ("new", -0.1))):
+        expected = dn[key].astype("float32") * np.float32(0.0001) + np.float32(offset)
+        np.testing.assert_allclose(ds["red"].isel(time=index).values, expected, atol=1e-7)

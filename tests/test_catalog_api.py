@@ -354,3 +354,56 @@ def test_notebook_against_the_api(stac_api, gtk_catalog, monkeypatch):
     assert f"searching {stac_api.urls['partner']}" in text
     assert "1 items: ['gtk-lapland-grids']" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_retries_with_backoff_on_503(stac_api):
+    """A real HTTP server on 127.0.0.1 that answers 503 to the first two searches, then forwards
+    to the STAC API: the search succeeds, after exactly those retries."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import requests
+
+    upstream = stac_api.urls["planetary-computer"]
+    seen: list[int] = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def _forward(self, method: str) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+            if self.path.startswith("/search") and len([s for s in seen if s == 503]) < 2:
+                seen.append(503)
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            answer = requests.request(method, upstream + self.path, data=body, timeout=30,
+                                      headers={"Content-Type": "application/json"})
+            text = answer.content.replace(upstream.encode(), f"http://127.0.0.1:{self.server.server_port}".encode())
+            seen.append(answer.status_code)
+            self.send_response(answer.status_code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+
+        def do_GET(self) -> None:
+            self._forward("GET")
+
+        def do_POST(self) -> None:
+            self._forward("POST")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        flaky = dataclasses.replace(get_source("planetary-computer"), href=f"http://127.0.0.1:{server.server_port}",
+                                    signing="none", retries=3)
+        found = search(flaky, collections=["aster-l1t"])
+        assert len(found) == len(_docs(stac_api, "planetary-computer", "aster-l1t"))
+        assert seen.count(503) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
