@@ -587,3 +587,22 @@ def test_items_with_different_offsets_are_loaded_in_their_own_groups(tmp_path):
     for index, (key, offset) in enumerate((("old", 0.0), ("new", -0.1))):
         expected = dn[key].astype("float32") * np.float32(0.0001) + np.float32(offset)
         np.testing.assert_allclose(ds["red"].isel(time=index).values, expected, atol=1e-7)
+
+
+def test_search_by_survey_area_object_and_id(demo, tmp_path):
+    from geosurvey.aoi import Registry, generate_keypair
+
+    parties = []
+    for code, en, ja in (("JP", "Japan", "日本"), ("US", "United States", "アメリカ合衆国"),
+                         ("FI", "Finland", "フィンランド")):
+        _, public = generate_keypair()
+        parties.append({"code": code, "name_en": en, "name_ja": ja, "public_keys": [public]})
+    registry = Registry.init(tmp_path / "aoi", parties=parties)
+    w, s, e, n = _area_of(GRID).bounds
+    inside = registry.propose((w, s, e, n), id="lapland-demo", name_en="Lapland demo", name_ja="ラップランド",
+                              region="FI", commodities="Cu", proposer="US")
+    far = registry.propose((w + 5, s, e + 5, n), id="far-away", name_en="Far", name_ja="遠い",
+                           region="FI", commodities="Cu", proposer="US")
+    assert len(search(demo["catalog"], area=inside)) == 3
+    assert len(search(demo["catalog"], area="lapland-demo", registry=tmp_path / "aoi")) == 3
+    assert len(search(demo["catalog"], area=far)) == 0
