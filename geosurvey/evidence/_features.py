@@ -12,6 +12,7 @@ engine so string methods work, e.g. ``where="STRUCTUR_1.str.contains('shear')"``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
 from typing import Literal
 
@@ -27,6 +28,7 @@ from affine import Affine
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 from pyproj import CRS
+from rasterio.errors import NotGeoreferencedWarning
 
 from geosurvey.errors import CRSError, GeometryError, InputError
 from geosurvey.provenance import annotate
@@ -164,6 +166,16 @@ def _segments(geometries: Sequence[shapely.Geometry]) -> np.ndarray:
     return np.concatenate(out).astype("float64")
 
 
+def _rasterize(shapes, *, out_shape, transform, fill, dtype) -> np.ndarray:
+    """:func:`rasterio.features.rasterize` by pixel centre, without rasterio's spurious warning
+    about the georeferencing of its internal in-memory dataset."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.features.rasterize(
+            shapes, out_shape=out_shape, transform=transform, fill=fill, all_touched=False, dtype=dtype
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Exact distance, block by block
 # ---------------------------------------------------------------------------------------------
@@ -238,9 +250,8 @@ def _distance_block(
     out = np.sqrt(grid[:h, :w])
     if polygons is not None and len(polygons):
         block_transform = transform * Affine.translation(col0, row0)
-        inside = rasterio.features.rasterize(
-            ((g, 1) for g in polygons), out_shape=(h, w), transform=block_transform, fill=0,
-            all_touched=False, dtype="uint8",
+        inside = _rasterize(
+            [(g, 1) for g in polygons], out_shape=(h, w), transform=block_transform, fill=0, dtype="uint8"
         )
         out[inside.astype(bool)] = 0.0
     return out
@@ -487,10 +498,8 @@ def categorical_raster(
     shapes = list(zip(feats.geometry.to_numpy(), codes.tolist(), strict=True))
 
     def block(r0, c0, shape):
-        return rasterio.features.rasterize(
-            shapes, out_shape=shape, transform=gbox.affine * Affine.translation(c0, r0),
-            fill=-1, all_touched=False, dtype="int16",
-        )
+        return _rasterize(shapes, out_shape=shape, transform=gbox.affine * Affine.translation(c0, r0),
+                          fill=-1, dtype="int16")
 
     data = _blockwise(block, gbox, chunks, np.int16)
     out = _to_dataarray(
