@@ -1,9 +1,10 @@
 """Terrain from a digital elevation model: slope, aspect and hillshade.
 
-Gradients use Horn's (1981) 3×3 weighted differences, as ``gdaldem`` does. They are local: on Dask
-input they run with :func:`dask.array.map_overlap` (one pixel of overlap, edge pixels repeated at
-the grid's border), so there is no global step and chunked results equal in-memory ones. A pixel
-next to nodata is NaN.
+Gradients use Horn's (1981) 3×3 weighted differences, as ``gdaldem`` does. At the grid's border
+the missing neighbours are extrapolated linearly (``2·z_edge − z_inner``, like ``gdaldem
+-compute_edges``), so a plane has the same slope everywhere. They are local: on Dask input they
+run with :func:`dask.array.map_overlap` (one pixel of overlap between chunks), so there is no
+global step and chunked results equal in-memory ones. A pixel next to nodata is NaN.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = ["aspect", "hillshade", "slope"]
 
 
 def _horn(block: np.ndarray, dy: float, dx: float) -> tuple[np.ndarray, np.ndarray]:
-    """(∂z/∂northing, ∂z/∂easting) of a block, edges by repeating the border pixels.
+    """(∂z/∂northing, ∂z/∂easting) of a block, its border extended by linear extrapolation.
 
     With rows ``r-1, r, r+1`` and columns ``c-1, c, c+1`` of the 3×3 window::
 
@@ -27,7 +28,7 @@ def _horn(block: np.ndarray, dy: float, dx: float) -> tuple[np.ndarray, np.ndarr
 
     and likewise along rows with the signed row step ``dy`` (negative on north-up rasters).
     """
-    z = np.pad(np.asarray(block, dtype="float64"), 1, mode="edge")
+    z = np.pad(np.asarray(block, dtype="float64"), 1, mode="reflect", reflect_type="odd")
     left = z[:-2, :-2] + 2 * z[1:-1, :-2] + z[2:, :-2]
     right = z[:-2, 2:] + 2 * z[1:-1, 2:] + z[2:, 2:]
     top = z[:-2, :-2] + 2 * z[:-2, 1:-1] + z[:-2, 2:]
@@ -36,13 +37,14 @@ def _horn(block: np.ndarray, dy: float, dx: float) -> tuple[np.ndarray, np.ndarr
 
 
 def _apply(dem: xr.DataArray, kernel, **kwargs) -> xr.DataArray:
-    """Run ``kernel(block, **kwargs)`` on every ``(y, x)`` plane, with one pixel of overlap on Dask."""
+    """Run ``kernel(block, **kwargs)`` on the ``(y, x)`` plane, with one pixel of overlap on Dask
+    (none added at the grid's border, where the kernel extrapolates as in memory)."""
     if dem.ndim != 2:
         raise InputError(f"terrain functions take a 2-D (y, x) DEM; {dem.name!r} has dims {dem.dims}")
     dem = dem.transpose("y", "x")
     data = dem.data
     if isinstance(data, dask.array.Array):
-        out = data.map_overlap(kernel, depth=1, boundary="nearest", dtype="float32", **kwargs)
+        out = data.map_overlap(kernel, depth=1, boundary="none", dtype="float32", **kwargs)
     else:
         out = kernel(np.asarray(data), **kwargs)
     return dem.copy(data=out)
