@@ -32,7 +32,7 @@ def utm_crs(longitude: float, latitude: float) -> CRS:
             f"no UTM zone for longitude {longitude}, latitude {latitude}; "
             "UTM covers 80°S to 84°N: use a polar stereographic or equal-area CRS"
         )
-    zone = min(int(math.floor((longitude + 180) / 6)) + 1, 60)
+    zone = min(math.floor((longitude + 180) / 6) + 1, 60)
     return CRS.from_epsg((32600 if latitude >= 0 else 32700) + zone)
 
 

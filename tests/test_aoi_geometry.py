@@ -9,7 +9,6 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import require_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Geod, Transformer
@@ -25,6 +24,8 @@ from geosurvey.aoi import (
     read_geometry,
 )
 from geosurvey.errors import CRSError, GeometryError, InputError, MissingInputError
+
+from conftest import require_shared
 
 # WGS 84
 A = 6378137.0

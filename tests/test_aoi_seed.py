@@ -13,12 +13,13 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import require_shared
 from pyproj import Geod, Transformer
 from shapely.geometry import Point
 
 from geosurvey.aoi import Registry
 from geosurvey.cli import main
+
+from conftest import require_shared
 
 REPO = Path(__file__).resolve().parents[1]
 AOI = REPO / "aoi"

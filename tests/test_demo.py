@@ -13,7 +13,6 @@ import pystac
 import pytest
 import rasterio
 import xarray as xr
-from browser import screenshot_not_blank
 
 from geosurvey import catalogs, evidence
 from geosurvey.cli import main
@@ -21,6 +20,8 @@ from geosurvey.demo import make_demo_survey, run_demo
 from geosurvey.evaluation import evaluate
 from geosurvey.grid import geobox_for
 from geosurvey.prospectivity import load_recipe, score
+
+from browser import screenshot_not_blank
 
 pytestmark = pytest.mark.slow
 

@@ -23,14 +23,15 @@ import pytest
 import rioxarray  # noqa: F401
 import shapely
 import xarray as xr
-from browser import chromium_executable, image_stats, screenshot_not_blank
-from conftest import require_shared
 from PIL import Image
 from pyproj import Transformer
 
 from geosurvey.errors import CRSError, GeometryError, InputError, OutputError
 from geosurvey.publish import TEXT, raster_image, save_web_map, web_map
 from geosurvey.publish._assets import leaflet_css, leaflet_js
+
+from browser import chromium_executable, image_stats, screenshot_not_blank
+from conftest import require_shared
 
 CRS = "EPSG:32635"  # UTM 35N (northern Finland): a projected grid CRS like the survey areas'
 RES = 100.0
