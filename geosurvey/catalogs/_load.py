@@ -429,11 +429,16 @@ def _load_group(
 
 
 def _quiet_nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
-    """NaN-ignoring median; a pixel with no valid value anywhere in time is NaN, without the
-    "All-NaN slice" warning NumPy gives for it (that case is expected outside the items)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-        return np.nanmedian(values, axis=axis).astype("float32")
+    """NaN-ignoring median over the last axis; a pixel with no valid value at any time is NaN.
+
+    All-NaN pixels are expected (outside the items) and are set aside before ``np.nanmedian`` so
+    that NumPy does not warn for each (warning filters are not thread-safe under Dask).
+    """
+    valid = np.isfinite(values).any(axis=axis)
+    filled = np.where(np.expand_dims(valid, axis), values, np.float32(0))
+    out = np.nanmedian(filled, axis=axis).astype("float32")
+    out[~valid] = np.nan
+    return out
 
 
 def _median_over_time(da: xr.DataArray) -> xr.DataArray:
