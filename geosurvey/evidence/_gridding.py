@@ -9,6 +9,7 @@ block by block.
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import dask.array
@@ -173,11 +174,14 @@ def grid_survey_lines(
 
     cv_block = float(4 * spacing if cv_block is None else cv_block)
     cv = vd.BlockKFold(spacing=cv_block, n_splits=n_splits, shuffle=True, random_state=0)
-    scores = np.asarray(vd.cross_val_score(gridder, fit_coords, bd, cv=cv), dtype="float64")
+    with warnings.catch_warnings():
+        # verde 1.x: cloning a Spline re-passes its deprecated ``mindist`` default
+        warnings.filterwarnings("ignore", message="The mindist parameter", category=FutureWarning)
+        scores = np.asarray(vd.cross_val_score(gridder, fit_coords, bd, cv=cv, scoring="r2"), dtype="float64")
     gridder.fit(fit_coords, bd)
 
-    west, south = np.floor(be.min() / spacing) * spacing, np.floor(bn.min() / spacing) * spacing
-    east_edge, north_edge = np.ceil(be.max() / spacing) * spacing, np.ceil(bn.max() / spacing) * spacing
+    west, south = np.floor(east.min() / spacing) * spacing, np.floor(north.min() / spacing) * spacing
+    east_edge, north_edge = np.ceil(east.max() / spacing) * spacing, np.ceil(north.max() / spacing) * spacing
     gbox = GeoBox.from_bbox((west, south, east_edge, north_edge), crs=crs.to_wkt(), resolution=spacing)
     coords = xr_coords(gbox, crs_coord_name="spatial_ref")
     xs, ys = coords["x"].values, coords["y"].values
