@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,9 +35,19 @@ __all__ = [
 _REPO_CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
 
 
+#: Where a (non-editable) install puts the definitions (pyproject's ``data-files``).
+_INSTALLED_CATALOGS = Path(sys.prefix) / "share" / "geosurvey" / "catalogs"
+
+
 def catalog_dir() -> Path:
-    """The folder of definitions: ``$GEOSURVEY_CATALOGS`` or ``catalogs/`` of the source tree."""
-    return Path(os.environ.get("GEOSURVEY_CATALOGS", _REPO_CATALOGS))
+    """The folder of definitions.
+
+    ``$GEOSURVEY_CATALOGS`` if set; else ``catalogs/`` of the source tree (a checkout or an editable
+    install); else the copy an installed geosurvey carries in ``<prefix>/share/geosurvey/catalogs``.
+    """
+    if "GEOSURVEY_CATALOGS" in os.environ:
+        return Path(os.environ["GEOSURVEY_CATALOGS"])
+    return _REPO_CATALOGS if _REPO_CATALOGS.is_dir() else _INSTALLED_CATALOGS
 
 
 @dataclass(frozen=True)
