@@ -23,7 +23,14 @@ import xarray as xr
 from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
 
-__all__ = ["atomic_write_text", "output_folder", "read_raster", "write_cog"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "output_folder",
+    "read_raster",
+    "write_cog",
+]
 
 
 def _check_parent_writable(path: Path) -> None:
@@ -42,23 +49,47 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, create: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
+
+    On any error the temporary file is removed and ``path`` is left as it was. With
+    ``create=False`` the temporary path does not exist yet (for writers, such as GDAL drivers, that
+    create their file themselves); with ``create=True`` it is an empty file.
+    """
     path = Path(path)
     _check_parent_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent
+    )
+    os.close(fd)
+    if not create:
+        os.unlink(tmp)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; keep the usual permissions
-        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically and durably (fsync), with ``mode`` (default: per umask)."""
+    path = Path(path)
+    with atomic_path(path, create=True) as tmp:
+        fd = os.open(tmp, os.O_WRONLY)
+        os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
     return path
+
+
+def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    return atomic_write_bytes(path, text.encode(encoding))
 
 
 @contextlib.contextmanager
@@ -85,6 +116,7 @@ def output_folder(path: str | Path, *, overwrite: bool = False) -> Iterator[Path
         raise OutputError(
             f"cannot create output folder {path}: {exc.strerror}; choose another --out"
         ) from exc
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders; outputs are for sharing
     try:
         yield tmp
         if path.exists():
@@ -184,9 +216,7 @@ def write_cog(
     tags = {k: str(v) for k, v in da.attrs.items() if k in {"units", "long_name", "history"}}
     out = da.rio.write_nodata(nodata, encoded=False) if nodata is not None else da
     out.attrs = {}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tif", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         out.rio.to_raster(
             tmp,
             driver="COG",
@@ -196,9 +226,4 @@ def write_cog(
             overviews="AUTO",
             windowed=False,  # numpy: one write (windowed writes are ~25x slower); Dask: stored chunk by chunk
         )
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return path

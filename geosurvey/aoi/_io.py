@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +13,7 @@ import tomli_w
 from geosurvey.aoi._geometry import PRECISION
 from geosurvey.aoi._model import Party
 from geosurvey.errors import InputError, MissingInputError, OutputError, RegistryError
+from geosurvey.io import atomic_path
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -157,13 +155,7 @@ def write_layer(
         raise OutputError(
             f"{path} exists; pass --overwrite (overwrite=True) or choose another name"
         )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: folder {parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=parent)
-    os.close(fd)
-    os.unlink(tmp)  # the drivers create the file themselves
-    try:
+    with atomic_path(path) as tmp:
         if format == "parquet":
             frame.to_parquet(tmp, index=False)
         elif format == "geojson":
@@ -187,9 +179,4 @@ def write_layer(
             kml.to_file(tmp, driver="KML", layer=layer, engine="pyogrio")
         else:  # pragma: no cover - export_format_for checked it
             raise InputError(f"unknown export format {format!r}")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return path

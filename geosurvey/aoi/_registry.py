@@ -10,9 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,16 +62,13 @@ from geosurvey.errors import (
     RegistryError,
     SignatureError,
 )
-from geosurvey.io import atomic_write_text
+from geosurvey.io import atomic_write_text, output_folder
 
 __all__ = ["GeometryLike", "Registry", "ValidationReport"]
 
 GeometryLike = shapely.Geometry | Mapping[str, Any] | str | Path | Sequence[float]
 """A shapely (multi)polygon, a GeoJSON geometry or Feature, a vector file, or a bbox (W, S, E, N)."""
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
 _PARTIES = "parties.toml"
 _LOCK = ".registry.lock"
 _AMENDABLE = {
@@ -196,20 +190,9 @@ class Registry:
             raise OutputError(
                 f"{path} exists and is not empty; choose a new folder or pass overwrite=True"
             )
-        parent = path.absolute().parent
-        if not parent.is_dir():
-            raise OutputError(f"cannot create registry {path}: folder {parent} does not exist")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=parent))
-        try:
-            os.chmod(tmp, 0o777 & ~_UMASK)
-            (tmp / _PARTIES).write_text(parties_toml(table), encoding="utf-8")
-            (tmp / ".gitignore").write_text(f"{_LOCK}\n", encoding="utf-8")
-            if path.exists():
-                shutil.rmtree(path)
-            tmp.rename(path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with output_folder(path, overwrite=True) as tmp:
+            atomic_write_text(tmp / _PARTIES, parties_toml(table))
+            atomic_write_text(tmp / ".gitignore", f"{_LOCK}\n")
         return cls(path)
 
     # -- reading ---------------------------------------------------------------------------------
@@ -245,8 +228,7 @@ class Registry:
             parties[party] = dataclasses.replace(
                 member, public_keys=(*member.public_keys, public_key)
             )
-            path = atomic_write_text(self.path / _PARTIES, parties_toml(parties))
-            os.chmod(path, _FILE_MODE)
+            atomic_write_text(self.path / _PARTIES, parties_toml(parties))
             self._parties = parties
         return parties[party]
 
@@ -349,8 +331,7 @@ class Registry:
         return filelock.FileLock(str(self.path / _LOCK), timeout=120)
 
     def _write(self, area: SurveyArea) -> None:
-        path = atomic_write_text(self._file(area.id), dump_feature(area.to_feature()))
-        os.chmod(path, _FILE_MODE)  # mkstemp's 0600 would hide the file from other users
+        atomic_write_text(self._file(area.id), dump_feature(area.to_feature()))
 
     def _party(self, code: str, *, role: str) -> Party:
         party = self._parties.get(code)
