@@ -12,7 +12,7 @@ engine so string methods work, e.g. ``where="STRUCTUR_1.str.contains('shear')"``
 
 from __future__ import annotations
 
-import warnings
+import threading
 from collections.abc import Hashable, Sequence
 from typing import Literal
 
@@ -28,7 +28,6 @@ from affine import Affine
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 from pyproj import CRS
-from rasterio.errors import NotGeoreferencedWarning
 
 from geosurvey.errors import CRSError, GeometryError, InputError
 from geosurvey.provenance import annotate
@@ -166,11 +165,16 @@ def _segments(geometries: Sequence[shapely.Geometry]) -> np.ndarray:
     return np.concatenate(out).astype("float64")
 
 
+_RASTERIZE_LOCK = threading.Lock()
+
+
 def _rasterize(shapes, *, out_shape, transform, fill, dtype) -> np.ndarray:
-    """:func:`rasterio.features.rasterize` by pixel centre, without rasterio's spurious warning
-    about the georeferencing of its internal in-memory dataset."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    """:func:`rasterio.features.rasterize` by pixel centre, one call at a time.
+
+    Concurrent calls from Dask's threads make rasterio warn (spuriously) that its in-memory
+    dataset has no geotransform; rasterising is fast, so the calls are simply serialised.
+    """
+    with _RASTERIZE_LOCK:
         return rasterio.features.rasterize(
             shapes, out_shape=out_shape, transform=transform, fill=fill, all_touched=False, dtype=dtype
         )
@@ -181,17 +185,28 @@ def _rasterize(shapes, *, out_shape, transform, fill, dtype) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _point_segment_d2(px, py, seg):
-    """Squared distance from points ``(..., m)`` to segments ``(..., 2, 2)`` broadcast on axis 0."""
+def _pixel_segment_d2(px: np.ndarray, py: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Squared distances from pixel centres ``(pairs, m)`` to one segment per row ``(pairs, 2, 2)``.
+
+    The projection parameter of each pixel on its segment is clipped to [0, 1]; zero-length
+    segments (points) use their start. ``px``, ``py`` are overwritten (no temporaries kept).
+    """
     ax, ay = seg[:, 0, 0:1], seg[:, 0, 1:2]
     vx, vy = seg[:, 1, 0:1] - ax, seg[:, 1, 1:2] - ay
     vv = vx * vx + vy * vy
-    wx, wy = px - ax, py - ay
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(vv > 0, (wx * vx + wy * vy) / np.where(vv > 0, vv, 1), 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    dx, dy = wx - t * vx, wy - t * vy
-    return dx * dx + dy * dy
+    inv = np.divide(1.0, vv, out=np.zeros_like(vv), where=vv > 0)
+    px -= ax
+    py -= ay
+    t = px * vx
+    t += py * vy
+    t *= inv
+    np.clip(t, 0.0, 1.0, out=t)
+    px -= t * vx
+    py -= t * vy
+    px *= px
+    py *= py
+    px += py
+    return px
 
 
 def _distance_block(
@@ -211,18 +226,15 @@ def _distance_block(
     """
     h, w = shape
     a, e = transform.a, transform.e
-    x0 = transform.c + (col0 + 0.5) * a
-    y0 = transform.f + (row0 + 0.5) * e
     ny, nx = -(-h // _LEAF), -(-w // _LEAF)
-    offs = np.arange(_LEAF)
-    tmpl_x = np.tile(offs * a, _LEAF)  # (L*L,) row-major within a tile
-    tmpl_y = np.repeat(offs * e, _LEAF)
-    tile_x0 = x0 + np.arange(nx) * _LEAF * a
-    tile_y0 = y0 + np.arange(ny) * _LEAF * e
-    tx0, ty0 = np.meshgrid(tile_x0, tile_y0)  # (ny, nx)
-    tx0, ty0 = tx0.ravel(), ty0.ravel()
+    # pixel centres from their global indices, so every chunking gives bit-identical coordinates
+    xs = transform.c + (col0 + np.arange(nx * _LEAF) + 0.5) * a
+    ys = transform.f + (row0 + np.arange(ny * _LEAF) + 0.5) * e
+    tile_px = np.tile(xs.reshape(nx, _LEAF), (1, _LEAF))  # (nx, L*L), row-major within a tile
+    tile_py = np.repeat(ys.reshape(ny, _LEAF), _LEAF, axis=1)  # (ny, L*L)
     half = (_LEAF - 1) / 2
-    cx, cy = tx0 + half * a, ty0 + half * e
+    cx, cy = np.meshgrid(xs[:: _LEAF] + half * a, ys[:: _LEAF] + half * e)
+    cx, cy = cx.ravel(), cy.ravel()
     radius = half * np.hypot(a, e)
 
     lines = shapely.linestrings(segments)
@@ -238,9 +250,7 @@ def _distance_block(
     for start in range(0, len(tiles), _PAIR_BATCH):
         t = tiles[start : start + _PAIR_BATCH]
         s = segs[start : start + _PAIR_BATCH]
-        px = tx0[t, None] + tmpl_x[None, :]
-        py = ty0[t, None] + tmpl_y[None, :]
-        d2 = _point_segment_d2(px, py, segments[s])
+        d2 = _pixel_segment_d2(tile_px[t % nx], tile_py[t // nx], segments[s])
         starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
         mins = np.minimum.reduceat(d2, starts, axis=0)
         run_tiles = t[starts]
@@ -249,7 +259,7 @@ def _distance_block(
     grid = best.reshape(ny, nx, _LEAF, _LEAF).transpose(0, 2, 1, 3).reshape(ny * _LEAF, nx * _LEAF)
     out = np.sqrt(grid[:h, :w])
     if polygons is not None and len(polygons):
-        block_transform = transform * Affine.translation(col0, row0)
+        block_transform = transform @ Affine.translation(col0, row0)
         inside = _rasterize(
             [(g, 1) for g in polygons], out_shape=(h, w), transform=block_transform, fill=0, dtype="uint8"
         )
@@ -367,10 +377,9 @@ def _length_per_cell(segments: np.ndarray, transform: Affine, row0: int, col0: i
     frac = (k + 0.5) / pieces[seg_idx]
     mid = a[seg_idx] + frac[:, None] * v[seg_idx]
     piece_len = (length / pieces)[seg_idx]
-    inv = ~transform
-    cols, rows = inv * (mid[:, 0], mid[:, 1])
-    rows = np.floor(rows).astype(int) - row0
-    cols = np.floor(cols).astype(int) - col0
+    # the grid is north-up (checked in _geobox): pixel indices straight from the transform
+    cols = np.floor((mid[:, 0] - transform.c) / transform.a).astype(int) - col0
+    rows = np.floor((mid[:, 1] - transform.f) / transform.e).astype(int) - row0
     inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
     np.add.at(out, (rows[inside], cols[inside]), piece_len[inside])
     return out
@@ -498,7 +507,7 @@ def categorical_raster(
     shapes = list(zip(feats.geometry.to_numpy(), codes.tolist(), strict=True))
 
     def block(r0, c0, shape):
-        return _rasterize(shapes, out_shape=shape, transform=gbox.affine * Affine.translation(c0, r0),
+        return _rasterize(shapes, out_shape=shape, transform=gbox.affine @ Affine.translation(c0, r0),
                           fill=-1, dtype="int16")
 
     data = _blockwise(block, gbox, chunks, np.int16)
