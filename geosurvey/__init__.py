@@ -45,6 +45,7 @@ _NAMES = {
     "load_recipe": "prospectivity",
     "score": "prospectivity",
     "web_map": "publish",
+    "dask_client": "runner",
     "save_web_map": "publish",
 }
 

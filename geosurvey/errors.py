@@ -15,6 +15,7 @@ __all__ = [
     "CRSError",
     "CatalogError",
     "CatalogUnreachableError",
+    "ClusterError",
     "GeometryError",
     "GeosurveyError",
     "InputError",
@@ -80,3 +81,7 @@ class SignatureError(GeosurveyError, ValueError):
 
 class ApprovalError(RegistryError):
     """An approval, withdrawal or closure cannot be made as asked."""
+
+
+class ClusterError(GeosurveyError, ConnectionError):
+    """A Dask scheduler cannot be reached or the cluster cannot run the work."""

@@ -18,6 +18,12 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the demo data generator.")] = 0,
     resolution: Annotated[float, typer.Option(help="Grid pixel size, metres.", min=10.0)] = 100.0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            help="Where Dask runs: 'threads', 'local' (a LocalCluster) or a scheduler address (tcp://HOST:PORT)."
+        ),
+    ] = "threads",
 ) -> None:
     """Run the whole job on generated demo data, offline.
 
@@ -28,7 +34,15 @@ def demo(
     """
     from geosurvey.demo import run_demo
 
-    run_demo(out, lang=lang, seed=seed, resolution=resolution, overwrite=overwrite, echo=typer.echo)
+    run_demo(
+        out,
+        lang=lang,
+        seed=seed,
+        resolution=resolution,
+        overwrite=overwrite,
+        scheduler=scheduler,
+        echo=typer.echo,
+    )
 
 
 def register(app: typer.Typer) -> None:

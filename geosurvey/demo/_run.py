@@ -31,13 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import dask
 import xarray as xr
 
 from geosurvey import __version__
 from geosurvey.errors import InputError
 from geosurvey.io import atomic_write_text, output_folder, write_cog
 from geosurvey.provenance import manifest
+from geosurvey.runner import dask_client, describe_scheduler
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -244,6 +244,7 @@ def run_demo(
     seed: int = 0,
     resolution: float = 100.0,
     overwrite: bool = False,
+    scheduler: str | None = None,
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Run the whole geosurvey job on the generated demo survey.
@@ -261,6 +262,9 @@ def run_demo(
         Pixel size of the analysis grid, metres.
     overwrite
         Replace an existing output folder (only once the new one is complete).
+    scheduler
+        Where the Dask work runs: ``None``/``"threads"`` (this process), ``"local"`` (a LocalCluster
+        of worker processes) or a scheduler address (see :func:`geosurvey.runner.dask_client`).
     echo
         Where progress lines go (``print`` by default).
 
@@ -280,7 +284,7 @@ def run_demo(
     stage = _Stages(lang, echo)
     final = Path(out).absolute()
     recipe = load_recipe("demo-iocg")
-    with output_folder(final, overwrite=overwrite) as work, dask.config.set(scheduler="threads"):
+    with output_folder(final, overwrite=overwrite) as work, dask_client(scheduler) as client:
         with stage("area"):
             survey = make_demo_survey(seed=seed, resolution=resolution)
             registry = _agree_area(survey, work / "aoi")
@@ -342,6 +346,7 @@ def run_demo(
                 },
                 "seed": seed,
                 "lang": lang,
+                "dask": describe_scheduler(client),
                 "demo": True,
                 **metrics,
             }
@@ -351,7 +356,12 @@ def run_demo(
             manifest(
                 work / "manifest.json",
                 inputs={"catalog": "catalog/catalog.json", "items": [item.id for item in items]},
-                parameters={"seed": seed, "resolution_m": resolution, "lang": lang},
+                parameters={
+                    "seed": seed,
+                    "resolution_m": resolution,
+                    "lang": lang,
+                    "scheduler": scheduler or "threads",
+                },
                 recipe=recipe.to_dict(),
                 outputs={
                     "score": "score.tif",

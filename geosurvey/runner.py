@@ -1,0 +1,97 @@
+"""Running geosurvey's work on Dask: in threads, on a LocalCluster, or on an existing cluster.
+
+This module grows into ``run(area, recipe)`` for one area and ``batch(areas)`` across a cluster
+(their own issue); today it provides the one piece every entry point shares, :func:`dask_client`,
+so that ``geosurvey demo --scheduler ...``, notebooks and batch jobs pick a scheduler the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import dask
+
+from geosurvey.errors import ClusterError, InputError
+
+__all__ = ["dask_client", "describe_scheduler"]
+
+
+@contextlib.contextmanager
+def dask_client(
+    scheduler: str | None = None,
+    *,
+    n_workers: int = 2,
+    threads_per_worker: int = 1,
+    memory_limit: str = "auto",
+    timeout: float = 10.0,
+) -> Iterator[Any]:
+    """Run the enclosed Dask work on the chosen scheduler.
+
+    Parameters
+    ----------
+    scheduler
+        ``None`` or ``"threads"``: Dask's threaded scheduler in this process (no client).
+        ``"local"``: a :class:`distributed.LocalCluster` of ``n_workers`` worker processes on
+        127.0.0.1 (no dashboard), closed when the block ends.
+        ``"tcp://HOST:PORT"`` (or any address ``distributed.Client`` accepts): an existing cluster,
+        e.g. started with ``dask scheduler`` / ``dask worker``, dask-jobqueue or dask-gateway.
+    n_workers, threads_per_worker, memory_limit
+        Size of the ``"local"`` cluster.
+    timeout
+        Seconds to wait for a remote scheduler before giving up.
+
+    Yields
+    ------
+    distributed.Client or None
+        The client (``None`` for the threaded scheduler).
+
+    Raises
+    ------
+    ClusterError
+        If the scheduler at the address cannot be reached in ``timeout`` seconds.
+    """
+    if scheduler in (None, "threads"):
+        with dask.config.set(scheduler="threads"):
+            yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        with (
+            LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                memory_limit=memory_limit,
+                host="127.0.0.1",
+                dashboard_address=None,
+                processes=True,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    if "://" not in scheduler:
+        raise InputError(
+            f"unknown scheduler {scheduler!r}: use 'threads', 'local' or a scheduler address such as "
+            "tcp://127.0.0.1:8786"
+        )
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({exc}); "
+            "check that it is running (dask scheduler) and the address, or use --scheduler local"
+        ) from exc
+    with client:
+        yield client
+
+
+def describe_scheduler(client: Any) -> str:
+    """One line naming where Dask work runs (for progress output and manifests)."""
+    if client is None:
+        return "threads in this process"
+    workers = client.scheduler_info().get("workers", {})
+    threads = sum(w.get("nthreads", 0) for w in workers.values())
+    return f"{client.scheduler.address} ({len(workers)} workers, {threads} threads)"

@@ -1,0 +1,132 @@
+"""Dask schedulers: the demo on real `dask scheduler` / `dask worker` processes equals the threaded run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from geosurvey.cli import main
+from geosurvey.demo import run_demo
+from geosurvey.errors import ClusterError, InputError
+from geosurvey.runner import dask_client
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real scheduler process and a worker process (2 worker processes × 1 thread) on 127.0.0.1."""
+    from distributed import Client
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("dask-logs")
+    procs = [
+        subprocess.Popen(
+            [
+                BIN / "dask",
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            stdout=open(logs / "scheduler.log", "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [
+                BIN / "dask",
+                "worker",
+                address,
+                "--nworkers",
+                "2",
+                "--nthreads",
+                "1",
+                "--memory-limit",
+                "2GiB",
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+                "--local-directory",
+                str(logs),
+            ],
+            stdout=open(logs / "worker.log", "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout=5) as client:
+                    client.wait_for_workers(2, timeout=max(1.0, deadline - time.monotonic()))
+                break
+            except (OSError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Dask cluster did not start; see {logs}") from None
+                time.sleep(0.5)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_demo_on_real_scheduler_and_workers_equals_threads(
+    tmp_path: Path, dask_cluster: str
+) -> None:
+    threads = run_demo(tmp_path / "threads", echo=lambda _m: None)
+    cluster = run_demo(tmp_path / "cluster", scheduler=dask_cluster, echo=lambda _m: None)
+    with rasterio.open(threads.score_cog) as a, rasterio.open(cluster.score_cog) as b:
+        np.testing.assert_allclose(a.read(1), b.read(1), rtol=1e-6, atol=1e-7)
+    report = json.loads(cluster.report.read_text())
+    assert report["dask"].startswith(dask_cluster) and "2 workers" in report["dask"]
+    assert json.loads(threads.report.read_text())["dask"] == "threads in this process"
+    assert report["roc_auc"] == pytest.approx(
+        json.loads(threads.report.read_text())["roc_auc"], abs=1e-9
+    )
+
+
+def test_unreachable_scheduler_is_refused_without_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    with (
+        pytest.raises(ClusterError, match="cannot reach the Dask scheduler"),
+        dask_client(address, timeout=2),
+    ):
+        pass
+    assert main(["demo", "--out", str(tmp_path / "out"), "--scheduler", address]) == 1
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_scheduler_name() -> None:
+    with pytest.raises(InputError, match="unknown scheduler 'clusterr'"), dask_client("clusterr"):
+        pass
