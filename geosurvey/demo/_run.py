@@ -180,13 +180,13 @@ def _write_catalogue(survey: object, folder: Path) -> Path:
     from geosurvey.catalogs import BandInfo, create_item, write_catalog
 
     when = datetime(2025, 10, 28, tzinfo=UTC)  # the day the framework was signed
-    groups = {
+    groups = {  # collection ids as in catalogs/demo.toml
         "demo-multispectral-scene": (
-            "demo-imagery",
+            "demo-multispectral",
             ("blue", "green", "red", "nir", "swir16", "swir22"),
         ),
-        "demo-magnetics": ("demo-geophysics", ("mag_tmi",)),
-        "demo-radiometrics": ("demo-geophysics", ("k", "eth", "eu")),
+        "demo-magnetics": ("demo-magnetic", ("mag_tmi",)),
+        "demo-radiometrics": ("demo-radiometric", ("k", "eth", "eu")),
     }
     items = []
     for item_id, (collection, bands) in groups.items():
