@@ -12,8 +12,11 @@
   block. Baseline: rasterise the lines (all touched) and run ``scipy.ndimage.distance_transform_edt``
   on the whole grid — the usual shortcut, approximate to half a pixel diagonal and held in memory.
 
-Every case runs in a fresh Python process so that its peak memory (max RSS) is its own. Times are
-the best of ``repeats`` runs inside that process (wall clock, after a warm-up on a small grid).
+Every case runs in a fresh Python process so that its peak memory (``VmHWM``) is its own, under an
+address-space limit (``MAX_MIB``, 12 GiB: the machine is shared) — a case that exceeds it is
+reported as failed (ratio ``None``, the reason in the case name) instead of taking the machine down.
+Times are the best of ``repeats`` runs inside that process (wall clock, after a warm-up on a small
+grid).
 
 Run: ``python -m benchmarks.bench_evidence [--quick]``; ``run(quick)`` returns the rows for
 ``benchmarks/run.py``.
@@ -37,6 +40,7 @@ __all__ = ["run"]
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
 INC, DEC = 65.0, 12.0
+MAX_MIB = 12 * 1024
 
 
 def _wrap(values: np.ndarray, spacing: float = 50.0):
@@ -136,12 +140,47 @@ def _case_distance(side: str, n: int, repeats: int) -> dict:
     return {"seconds": seconds}
 
 
+def _peak_mib() -> float:
+    """Peak resident memory of this process since it started (MiB).
+
+    Linux's ``VmHWM`` counts this program only; ``ru_maxrss`` would also count the memory the
+    parent had when it forked (kept across ``exec``), which made every case look as big as the
+    parent's largest step.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+
+
 def _in_subprocess(args: list[str]) -> dict:
+    """Run one case in a fresh process; ``{"error": reason}`` if it failed (e.g. out of memory)."""
     cmd = [sys.executable, "-m", "benchmarks.bench_evidence", "--case", *args]
     proc = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark case {args} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        reason = "out of memory" if "MemoryError" in proc.stderr or "Unable to allocate" in proc.stderr else last
+        print(f"  case {args[:2]} failed: {last}", file=sys.stderr)
+        return {"error": reason[:60]}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"  {args[0]} {args[1]} {Path(args[2]).name} pad {args[3]}: {result}", file=sys.stderr)
+    return result
+
+
+def _row(benchmark: str, case: str, ours: dict, theirs: dict) -> dict:
+    notes = [f"{side}: {r['error']}" for side, r in (("geosurvey", ours), ("baseline", theirs)) if "error" in r]
+    ok = not notes
+    return {
+        "benchmark": benchmark,
+        "case": case + (f" ({'; '.join(notes)})" if notes else ""),
+        "geosurvey_s": ours.get("seconds"),
+        "baseline_s": theirs.get("seconds"),
+        "ratio": ours["seconds"] / theirs["seconds"] if ok else None,
+        "peak_mib": ours.get("peak_mib"),
+        "baseline_peak_mib": theirs.get("peak_mib"),
+    }
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -158,27 +197,11 @@ def run(quick: bool = False) -> list[dict]:
             for pad in (0.0, 0.25):
                 ours = _in_subprocess(["potential", "geosurvey", path, str(pad), repeats])
                 theirs = _in_subprocess(["potential", "harmonica", path, str(pad), repeats])
-                rows.append({
-                    "benchmark": "rtp+tilt+analytic signal",
-                    "case": f"{n}² pad {pad:g}",
-                    "geosurvey_s": ours["seconds"],
-                    "baseline_s": theirs["seconds"],
-                    "ratio": ours["seconds"] / theirs["seconds"],
-                    "peak_mib": ours["peak_mib"],
-                    "baseline_peak_mib": theirs["peak_mib"],
-                })
+                rows.append(_row("rtp+tilt+analytic signal", f"{n}² pad {pad:g}", ours, theirs))
     if (SHARED / "gtk_lapland_iocg").exists():
         ours = _in_subprocess(["distance", "geosurvey", str(distance_n), "0", "1"])
         theirs = _in_subprocess(["distance", "edt", str(distance_n), "0", "1"])
-        rows.append({
-            "benchmark": "distance_to_features",
-            "case": f"{distance_n}² exact vs EDT",
-            "geosurvey_s": ours["seconds"],
-            "baseline_s": theirs["seconds"],
-            "ratio": ours["seconds"] / theirs["seconds"],
-            "peak_mib": ours["peak_mib"],
-            "baseline_peak_mib": theirs["peak_mib"],
-        })
+        rows.append(_row("distance_to_features", f"{distance_n}² exact vs EDT", ours, theirs))
     return rows
 
 
@@ -189,20 +212,26 @@ def _main(argv: list[str] | None = None) -> int:
                         help="run one case in this process and print JSON (used internally)")
     args = parser.parse_args(argv)
     if args.case:
+        limit = MAX_MIB * 1024**2
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         kind, side, n, pad, repeats = args.case
         if kind == "potential":
             result = _case_potential(side, n, float(pad), int(repeats))
         else:
             result = _case_distance(side, int(n), int(repeats))
-        result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_mib"] = _peak_mib()
         print(json.dumps(result))
         return 0
     rows = run(quick=args.quick)
     print(f"{'benchmark':<26} {'case':<22} {'geosurvey s':>12} {'baseline s':>11} {'ratio':>6} "
           f"{'peak MiB':>9} {'baseline MiB':>13}")
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+
     for row in rows:
-        print(f"{row['benchmark']:<26} {row['case']:<22} {row['geosurvey_s']:12.3f} {row['baseline_s']:11.3f} "
-              f"{row['ratio']:6.2f} {row['peak_mib']:9.0f} {row['baseline_peak_mib']:13.0f}")
+        print(f"{row['benchmark']:<26} {row['case']:<22} {fmt(row['geosurvey_s'], '12.3f')} "
+              f"{fmt(row['baseline_s'], '11.3f')} {fmt(row['ratio'], '6.2f')} {fmt(row['peak_mib'], '9.0f')} "
+              f"{fmt(row['baseline_peak_mib'], '13.0f')}")
     return 0
 
 

@@ -51,10 +51,14 @@ class Wavenumbers:
     k: np.ndarray
 
 
-def wavenumbers(shape: tuple[int, int], dy: float, dx: float) -> Wavenumbers:
-    """Wavenumbers of a real FFT of a grid of ``shape`` and signed spacing ``dy``, ``dx`` (metres)."""
+def wavenumbers(shape: tuple[int, int], dy: float, dx: float, rows: slice = slice(None)) -> Wavenumbers:
+    """Wavenumbers of a real FFT of a grid of ``shape`` and signed spacing ``dy``, ``dx`` (metres).
+
+    ``rows`` selects a block of rows of the half-spectrum (filters are built block by block to
+    bound their memory).
+    """
     ny, nx = shape
-    ky = (2 * np.pi * scipy.fft.fftfreq(ny, d=dy))[:, None]
+    ky = (2 * np.pi * scipy.fft.fftfreq(ny, d=dy))[rows, None]
     kx = (2 * np.pi * scipy.fft.rfftfreq(nx, d=abs(dx)) * np.sign(dx))[None, :]
     return Wavenumbers(ky=ky, kx=kx, k=np.sqrt(ky**2 + kx**2))
 
@@ -90,35 +94,38 @@ def cosine_taper(n_data: int, before: int, after: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A grid ready for the FFT: filled, de-meaned, padded and tapered, plus what undoes it."""
+    """What undoes :func:`prepare`: the NaN mask, the removed mean and the data's window."""
 
-    padded: np.ndarray
     mask: np.ndarray
     mean: float
     window: tuple[slice, slice]
-    filled: np.ndarray
 
 
-def prepare(values: np.ndarray, *, pad: float) -> Prepared | None:
+def prepare(values: np.ndarray, *, pad: float) -> tuple[np.ndarray, Prepared] | None:
     """Fill NaN with the nearest valid value, remove the mean, pad by mirror reflection and taper.
 
-    Returns ``None`` when the grid has no valid pixel. Mirror (``"reflect"``) padding keeps the
-    padded grid continuous at the data edges; the cosine taper then brings it smoothly to zero
-    at the outer edges, so the periodic extension the FFT implies has no jumps (no edge ringing).
+    Returns the padded grid and what undoes the preparation, or ``None`` when the grid has no valid
+    pixel. Mirror (``"reflect"``) padding keeps the padded grid continuous at the data edges; the
+    cosine taper then brings it smoothly to zero at the outer edges, so the periodic extension the
+    FFT implies has no jumps (no edge ringing).
     """
     values = np.asarray(values, dtype="float64")
     mask = ~np.isfinite(values)
     if mask.all():
         return None
-    filled = fill_nearest(values, mask)
-    mean = float(filled[~mask].mean())
-    data = filled - mean
+    data = fill_nearest(values, mask)
+    mean = float(data[~mask].mean())
+    data = data - mean
     (yb, ya), (xb, xa) = (pad_widths(n, pad) for n in data.shape)
     padded = np.pad(data, ((yb, ya), (xb, xa)), mode="reflect" if min(data.shape) > 1 else "edge")
     padded *= cosine_taper(data.shape[0], yb, ya)[:, None]
     padded *= cosine_taper(data.shape[1], xb, xa)[None, :]
     window = (slice(yb, yb + data.shape[0]), slice(xb, xb + data.shape[1]))
-    return Prepared(padded=padded, mask=mask, mean=mean, window=window, filled=filled)
+    return padded, Prepared(mask=mask, mean=mean, window=window)
+
+
+#: Elements of the half-spectrum filtered at once (64 MiB of complex128).
+_FILTER_BLOCK = 2**22
 
 
 Filter = Callable[[Wavenumbers], np.ndarray]
@@ -154,15 +161,25 @@ def apply_filters(
     list of numpy.ndarray
         One float64 grid per filter, with NaN where the input was NaN.
     """
-    prep = prepare(values, pad=pad)
-    if prep is None:
+    prepared = prepare(values, pad=pad)
+    if prepared is None:
         return [np.full(np.shape(values), np.nan) for _ in filters]
-    spectrum = scipy.fft.rfft2(prep.padded, workers=_workers())
-    kk = wavenumbers(prep.padded.shape, dy, dx)
+    padded, prep = prepared
+    shape = padded.shape
+    spectrum = scipy.fft.rfft2(padded, workers=_workers(), overwrite_x=True)
+    del padded, prepared
+    step = max(1, _FILTER_BLOCK // spectrum.shape[1])
     out = []
     for i, make_filter in enumerate(filters):
-        filtered = scipy.fft.irfft2(spectrum * make_filter(kk), s=prep.padded.shape, workers=_workers())
-        result = filtered[prep.window]
+        # the last filter works in the spectrum itself; the others on a copy
+        filtered = spectrum if i == len(filters) - 1 else spectrum.copy()
+        for start in range(0, shape[0], step):
+            rows = slice(start, min(start + step, shape[0]))
+            filtered[rows] *= make_filter(wavenumbers(shape, dy, dx, rows))
+        full = scipy.fft.irfft2(filtered, s=shape, workers=_workers(), overwrite_x=True)
+        del filtered
+        result = np.array(full[prep.window])
+        del full
         level = 0.0 if dc is None else dc[i]
         if level:
             result += level * prep.mean

@@ -108,30 +108,37 @@ def _unit_vector(inclination: float, declination: float) -> tuple[float, float, 
     return np.cos(inc) * np.sin(dec), np.cos(inc) * np.cos(dec), np.sin(inc)
 
 
-def _theta(kk: Wavenumbers, direction: tuple[float, float, float]) -> np.ndarray:
-    """Θ = n_z + i (n_e k_e + n_n k_n)/|k| (Blakely 1995, eq. 12.31), 0 at k = 0."""
-    east, north, down = direction
-    with np.errstate(invalid="ignore", divide="ignore"):
-        theta = down + 1j * (east * kk.kx + north * kk.ky) / kk.k
-    theta[kk.k == 0] = 0
-    return theta
-
-
 def _rtp_filter(field, magnetization, field_amplitude, magnetization_amplitude):
-    """1/(Θ_f Θ_m) with the amplitude of each Θ taken at the amplitude-correction direction.
+    """1/(Θ_f Θ_m) with the amplitude of each Θ taken at its amplitude-correction direction.
 
-    ``conj(Θ_f) conj(Θ_m) / (|Θ_f| |Θ_f^a| |Θ_m| |Θ_m^a|)`` equals ``1/(Θ_f Θ_m)`` when the
-    amplitude directions are the true ones, and bounds the gain by ``1/(sin Iₐ sin Iₘₐ)`` otherwise
-    (MacLeod, Jones & Dai 1993). The zero wavenumber passes unchanged (the mean is kept).
+    With Θ = n_z + i u, u = (n_e k_e + n_n k_n)/|k| (Blakely 1995, eq. 12.31), the filter is
+    ``conj(Θ_f) conj(Θ_m) / (|Θ_f| |Θ_f^a| |Θ_m| |Θ_m^a|)``: exactly ``1/(Θ_f Θ_m)`` when the
+    amplitude directions are the true ones, and with a gain bounded by ``1/(sin Iₐ sin Iₘₐ)``
+    otherwise (MacLeod, Jones & Dai 1993). Built in real arithmetic (fewer, smaller temporaries);
+    the zero wavenumber passes unchanged (the mean is kept).
     """
 
     def make(kk: Wavenumbers) -> np.ndarray:
-        tf, tm = _theta(kk, field), _theta(kk, magnetization)
-        tfa, tma = _theta(kk, field_amplitude), _theta(kk, magnetization_amplitude)
-        denominator = np.abs(tf) * np.abs(tfa) * np.abs(tm) * np.abs(tma)
-        out = np.zeros(kk.k.shape, dtype="complex128")
-        np.divide(np.conj(tf) * np.conj(tm), denominator, out=out, where=denominator > 0)
-        out[kk.k == 0] = 1
+        zero = kk.k == 0
+        k = np.where(zero, 1.0, kk.k)
+        p, q = kk.kx / k, kk.ky / k  # direction cosines of the wavenumber (0 at k = 0)
+        p = np.where(zero, 0.0, p)
+        q = np.where(zero, 0.0, q)
+
+        def u(direction):
+            east, north, _ = direction
+            return east * p + north * q
+
+        fz, mz = field[2], magnetization[2]
+        uf, um = u(field), u(magnetization)
+        denominator = (fz**2 + uf**2) * (magnetization_amplitude[2] ** 2 + u(magnetization_amplitude) ** 2)
+        denominator *= (mz**2 + um**2) * (field_amplitude[2] ** 2 + u(field_amplitude) ** 2)
+        np.sqrt(denominator, out=denominator)
+        out = np.empty(kk.k.shape, dtype="complex128")
+        valid = denominator > 0
+        out.real = np.divide(fz * mz - uf * um, denominator, out=np.zeros_like(denominator), where=valid)
+        out.imag = np.divide(-(fz * um + mz * uf), denominator, out=np.zeros_like(denominator), where=valid)
+        out[zero] = 1
         return out
 
     return make
