@@ -11,14 +11,9 @@ Outputs
 
 from geosurvey.publish._i18n import LANGUAGES, TEXT
 from geosurvey.publish._outputs import write_outputs_catalog
-from geosurvey.publish._webmap import (
-    MAX_PIXELS,
-    SURVEY_AREA_STATUSES,
-    RasterImage,
-    raster_image,
-    save_web_map,
-    web_map,
-)
+from geosurvey.publish._raster import MAX_PIXELS, RasterImage, raster_image
+from geosurvey.publish._vectors import SURVEY_AREA_STATUSES
+from geosurvey.publish._webmap import save_web_map, web_map
 
 __all__ = [
     "LANGUAGES",

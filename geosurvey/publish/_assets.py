@@ -31,7 +31,13 @@ LEAFLET_PACKAGE = "js_lib_leaflet"
 """The import name of the PyPI package ``django-js-lib-leaflet`` that ships Leaflet's files."""
 
 _STATIC = ("static", "js_lib_leaflet")
-_IMAGES = ("layers.png", "layers-2x.png", "marker-icon.png", "marker-icon-2x.png", "marker-shadow.png")
+_IMAGES = (
+    "layers.png",
+    "layers-2x.png",
+    "marker-icon.png",
+    "marker-icon-2x.png",
+    "marker-shadow.png",
+)
 
 
 class _RawHTML(Element):

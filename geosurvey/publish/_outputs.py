@@ -51,7 +51,10 @@ def write_outputs_catalog(
 
     folder = Path(folder)
     folder.mkdir(parents=False, exist_ok=False)
-    bands = {name: BandInfo(common_name=name, description=f"geosurvey output: {name}", units="1") for name in cogs}
+    bands = {
+        name: BandInfo(common_name=name, description=f"geosurvey output: {name}", units="1")
+        for name in cogs
+    }
     item = create_item(
         {name: Path(path) for name, path in cogs.items()},
         item_id=f"{area_id}-{recipe}",
@@ -65,5 +68,6 @@ def write_outputs_catalog(
         folder,
         catalog_id=f"{area_id}-outputs",
         title=f"geosurvey outputs for {area_id}",
-        description=description or f"Prospectivity outputs of geosurvey for survey area {area_id} (recipe {recipe}).",
+        description=description
+        or f"Prospectivity outputs of geosurvey for survey area {area_id} (recipe {recipe}).",
     )

@@ -4,57 +4,52 @@
 inlined by :mod:`geosurvey.publish._assets`; no base tiles unless asked for), in English or
 Japanese. Rasters are coloured in Python and shown as PNG image overlays in Web Mercator, the
 projection Leaflet draws in; vectors are GeoJSON layers whose popups are built here from escaped
-text. Every layer has a stable CSS class (``gs-score``, ``gs-evidence``, ``gs-area``,
+text (:mod:`geosurvey.publish._raster`, :mod:`geosurvey.publish._vectors`). Every layer has a stable CSS class (``gs-score``, ``gs-evidence``, ``gs-area``,
 ``gs-survey-areas``, ``gs-faults``, ``gs-occurrences``; controls ``gs-title``, ``gs-legend``) so
 that tests and stylesheets can find it.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import json
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask
 import folium
 import geopandas as gpd
-import matplotlib
-import numpy as np
-import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
-import shapely
-import shapely.affinity
 import xarray as xr
 from branca.element import Figure, MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
-from matplotlib.colors import to_hex
-from PIL import Image
-from pyproj import Transformer
-from rasterio.enums import Resampling
 
-from geosurvey.errors import CRSError, GeometryError, InputError, OutputError
+from geosurvey.errors import InputError, OutputError
 from geosurvey.io import atomic_write_text
 from geosurvey.publish._assets import _RawHTML, leaflet_version, use_offline_leaflet
 from geosurvey.publish._i18n import TEXT, Language, check_lang
+from geosurvey.publish._raster import (
+    MAX_PIXELS,
+    RasterImage,
+    _check_cmap,
+    _check_grid,
+    _raster_images,
+)
+from geosurvey.publish._vectors import (
+    _LINES,
+    _POINTS,
+    _POLYGONS,
+    SURVEY_AREA_STATUSES,
+    _area_layer,
+    _as_text,
+    _e,
+    _feature_collection,
+    _occurrence_popups,
+    _survey_area_properties,
+    _vector_layer,
+)
 
-__all__ = ["MAX_PIXELS", "SURVEY_AREA_STATUSES", "RasterImage", "raster_image", "save_web_map", "web_map"]
+__all__ = ["save_web_map", "web_map"]
 
-MAX_PIXELS = 2048
-"""Largest side, in pixels, of a raster shown on a web map; larger grids are averaged down."""
-
-SURVEY_AREA_STATUSES = ("proposed", "agreed", "amended", "withdrawn", "closed")
-"""The derived statuses of a survey area (``geosurvey.aoi``), in the order the map's key lists them."""
-
-_POINTS = ("Point", "MultiPoint")
-_LINES = ("LineString", "MultiLineString")
-_POLYGONS = ("Polygon", "MultiPolygon")
 
 # Vector symbology (Leaflet path options). Faults and occurrences must read on both the dark and
 # the bright end of "magma"/"viridis": light lines, white dots with a dark rim.
@@ -62,7 +57,11 @@ _AREA_STYLE = {"color": "#00c8ff", "weight": 3, "opacity": 1.0, "fill": False}
 _FAULT_STYLE = {"color": "#e8f4ff", "weight": 2, "opacity": 0.95}
 _FAULT_CASING = "#1b2a3a"
 _OCCURRENCE_STYLE = {
-    "radius": 6, "color": "#111111", "weight": 1.5, "fill": True, "fillColor": "#ffffff",
+    "radius": 6,
+    "color": "#111111",
+    "weight": 1.5,
+    "fill": True,
+    "fillColor": "#ffffff",
     "fillOpacity": 1.0,
 }
 _STATUS_STYLE: dict[str, dict[str, Any]] = {
@@ -72,22 +71,16 @@ _STATUS_STYLE: dict[str, dict[str, Any]] = {
     "withdrawn": {"color": "#8c8c8c", "weight": 2, "dashArray": "2 6"},
     "closed": {"color": "#8c8c8c", "weight": 2, "dashArray": None},
 }
-_APPROVAL_STATES = ("valid", "stale", "invalid")
 
 # Panes fix the drawing order however layers are toggled: rasters under every vector, points on top.
 _PANES = {
-    "gs-rasters": 350, "gs-survey-areas": 410, "gs-area": 420, "gs-faults": 430, "gs-points": 440,
+    "gs-rasters": 350,
+    "gs-survey-areas": 410,
+    "gs-area": 420,
+    "gs-faults": 430,
+    "gs-points": 440,
 }
 
-# Where an occurrence's popup finds its fields (case-insensitive column names, first match wins):
-# common names in deposit databases (USGS MRDS, GTK, the geosurvey demo).
-_OCCURRENCE_COLUMNS = {
-    "name": ("name", "name_en", "site_name", "dep_name", "deposit_name", "occurrence"),
-    "commodity": ("commodity", "commodities", "commod1", "primary_commodity", "commod", "all_main_c"),
-    "deposit_type": ("deposit_type", "deposit_ty", "dep_type", "deposit_model", "model"),
-    "kind": ("kind", "occurrence_type", "ocurrence_", "site_type", "type"),
-}
-_SURVEY_AREA_COLUMNS = ("id", "name_en", "name_ja", "status", "approvals")
 
 _FONT = (
     'system-ui, -apple-system, "Segoe UI", "Helvetica Neue", Arial, "Noto Sans CJK JP", '
@@ -127,513 +120,6 @@ _BIND_POPUPS = JsCode(
         if (p.gs_tooltip) { layer.bindTooltip(p.gs_tooltip, {sticky: true}); }
     }"""
 )
-
-
-def _e(value: object) -> str:
-    """Escape text for HTML (element content and attribute values)."""
-    return html.escape(str(value), quote=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Rasters: check, average down, compute (the edge), reproject to Web Mercator, colour, encode
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RasterImage:
-    """A grid coloured for a web map: a PNG in Web Mercator (EPSG:3857) and where it goes.
-
-    Attributes
-    ----------
-    png
-        The PNG bytes (RGBA; NaN pixels fully transparent).
-    bounds
-        ``((south, west), (north, east))`` in degrees (EPSG:4326), Leaflet's bounds order. Web
-        Mercator is separable (easting depends on longitude only, northing on latitude only), so
-        an image that is a rectangle in EPSG:3857 is placed exactly by these two corners.
-    vmin, vmax
-        The values at the two ends of the colour map (values outside are clipped to the ends).
-    cmap
-        The matplotlib colour map's name.
-    factor
-        How many data pixels were averaged into one along each axis before display (1: none).
-    shape
-        ``(rows, columns)`` of the PNG.
-    """
-
-    png: bytes
-    bounds: tuple[tuple[float, float], tuple[float, float]]
-    vmin: float
-    vmax: float
-    cmap: str
-    factor: int
-    shape: tuple[int, int]
-
-    @property
-    def data_uri(self) -> str:
-        """The PNG as a ``data:image/png;base64,...`` URI."""
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
-
-    def colours(self, n: int = 11) -> list[str]:
-        """``n`` hex colours sampled evenly from ``vmin`` to ``vmax`` (for a legend's colour bar)."""
-        cm = matplotlib.colormaps[self.cmap]
-        return [to_hex(cm(i / (n - 1))) for i in range(n)]
-
-
-def _check_grid(da: object, what: str) -> xr.DataArray:
-    """Return ``da`` as a ``(y, x)`` DataArray with a CRS, or raise naming ``what`` and the fix."""
-    if not isinstance(da, xr.DataArray):
-        raise InputError(
-            f"{what} must be an xarray.DataArray with dims ('y', 'x'), got {type(da).__name__}; "
-            "select one variable of a Dataset first (e.g. ds['score'])"
-        )
-    label = f"{what} ({da.name!r})" if da.name is not None else what
-    if set(da.dims) != {"y", "x"}:
-        raise InputError(
-            f"{label} has dims {da.dims}; a web map shows 2-D ('y', 'x') grids: select or reduce "
-            "the other dimensions first (e.g. da.sel(band=1) or da.squeeze())"
-        )
-    if da.rio.crs is None:
-        raise CRSError(
-            f"{label} has no CRS; set the CRS of its coordinates with da.rio.write_crs('EPSG:XXXX') "
-            "(geosurvey.io.read_raster and catalogs.load keep it for you)"
-        )
-    if da.sizes["y"] < 2 or da.sizes["x"] < 2:
-        raise InputError(
-            f"{label} is an empty or degenerate grid (shape {dict(da.sizes)}); a web map needs at "
-            "least 2 x 2 pixels: check the area and the resolution that made it"
-        )
-    if not (np.issubdtype(da.dtype, np.number) and not np.issubdtype(da.dtype, np.complexfloating)):
-        raise InputError(f"{label} has dtype {da.dtype}; a web map colours real numbers only")
-    return da.transpose("y", "x")
-
-
-def _check_cmap(cmap: str, what: str) -> str:
-    if cmap not in matplotlib.colormaps:
-        raise InputError(
-            f"unknown colour map {what}={cmap!r}; use a matplotlib colour map name such as "
-            "'magma', 'viridis' or 'cividis'"
-        )
-    return cmap
-
-
-def _downsample_factor(shape: tuple[int, ...], max_pixels: int) -> int:
-    return max(1, math.ceil(max(shape) / max_pixels))
-
-
-def _average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
-    """Block-average ``da`` by ``factor`` along both axes, lazily (NaN-aware mean).
-
-    The last ``shape % factor`` rows and columns (fewer than ``factor``, so under 0.05 % of a
-    grid with 2048 pixels a side) are dropped rather than averaged from partial blocks.
-    """
-    if factor == 1:
-        return da
-    out = da.coarsen(y=factor, x=factor, boundary="trim").mean()
-    return out.rio.write_transform(out.rio.transform(recalc=True))
-
-
-def _value_range(
-    values: np.ndarray, attrs: Mapping[str, Any], vmin: float | None, vmax: float | None, what: str
-) -> tuple[float, float]:
-    """The colour map's range: given ``vmin``/``vmax``, else CF ``valid_range``, else the data's."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        raise InputError(
-            f"{what} has no finite values (every pixel is NaN/nodata); nothing to map: check the "
-            "inputs that made it (coverage of the area, masks)"
-        )
-    valid_range = attrs.get("valid_range")
-    if valid_range is not None and len(valid_range) == 2:
-        lo, hi = (float(v) for v in valid_range)
-    else:
-        lo, hi = float(finite.min()), float(finite.max())
-    lo = lo if vmin is None else float(vmin)
-    hi = hi if vmax is None else float(vmax)
-    if not lo <= hi:
-        raise InputError(f"the colour range of {what} is empty: vmin={lo} is above vmax={hi}")
-    return lo, hi
-
-
-def _to_web_mercator(da: xr.DataArray) -> xr.DataArray:
-    """Reproject an in-memory grid to EPSG:3857 with nearest-neighbour resampling.
-
-    Nearest neighbour shows only values that are in the data (no blending across nodata edges);
-    GDAL chooses the output pixel size so that the pixel count stays about the same.
-    """
-    floats = da.astype(np.float64) if not np.issubdtype(da.dtype, np.floating) else da
-    floats = floats.rio.write_nodata(np.nan, encoded=False)
-    return floats.rio.reproject("EPSG:3857", resampling=Resampling.nearest, nodata=np.nan)
-
-
-def _colourise(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
-    """RGBA bytes ``(rows, columns, 4)``: ``cmap`` linear from ``vmin`` to ``vmax``, NaN transparent."""
-    finite = np.isfinite(values)
-    if vmax > vmin:
-        scaled = (np.where(finite, values, vmin) - vmin) / (vmax - vmin)
-    else:  # a constant grid: the middle colour
-        scaled = np.full(values.shape, 0.5)
-    rgba = matplotlib.colormaps[cmap](np.clip(scaled, 0.0, 1.0), bytes=True)
-    rgba[~finite] = 0
-    return rgba
-
-
-def _encode_png(rgba: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgba)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _latlon_bounds(merc: xr.DataArray) -> tuple[tuple[float, float], tuple[float, float]]:
-    left, bottom, right, top = merc.rio.bounds()
-    to_lonlat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
-    west, south = to_lonlat.transform(left, bottom)
-    east, north = to_lonlat.transform(right, top)
-    return (float(south), float(west)), (float(north), float(east))
-
-
-def _raster_images(
-    grids: Sequence[tuple[str, xr.DataArray, str, float | None, float | None]], *, max_pixels: int
-) -> list[RasterImage]:
-    """Colour several checked grids; their Dask graphs are computed together, once.
-
-    ``grids`` holds ``(what, da, cmap, vmin, vmax)``. This is the edge where data are computed:
-    each grid is first averaged down lazily to at most ``max_pixels`` a side, then all of them
-    are computed in one :func:`dask.compute` (a score and the evidence it was made from share
-    most of their graph).
-    """
-    factors = [_downsample_factor(da.shape, max_pixels) for _, da, *_ in grids]
-    small = [_average_down(da, f) for (_, da, *_), f in zip(grids, factors, strict=True)]
-    computed = dask.compute(*small)
-    images = []
-    for (what, da, cmap, vmin, vmax), factor, values in zip(grids, factors, computed, strict=True):
-        lo, hi = _value_range(np.asarray(values.data), da.attrs, vmin, vmax, what)
-        merc = _to_web_mercator(values)
-        rgba = _colourise(np.asarray(merc.data), cmap, lo, hi)
-        images.append(
-            RasterImage(
-                png=_encode_png(rgba), bounds=_latlon_bounds(merc), vmin=lo, vmax=hi, cmap=cmap,
-                factor=factor, shape=(int(rgba.shape[0]), int(rgba.shape[1])),
-            )
-        )
-    return images
-
-
-def raster_image(
-    da: xr.DataArray,
-    *,
-    cmap: str = "magma",
-    vmin: float | None = None,
-    vmax: float | None = None,
-    max_pixels: int = MAX_PIXELS,
-) -> RasterImage:
-    """Colour a grid as a PNG in Web Mercator, ready for a Leaflet image overlay.
-
-    Parameters
-    ----------
-    da
-        A ``(y, x)`` grid (northing, easting) in any CRS that has one (``da.rio.crs``), NaN for
-        nodata; Dask-backed or in memory.
-    cmap
-        A matplotlib colour map name.
-    vmin, vmax
-        The values at the ends of the colour map. Default: ``da.attrs["valid_range"]`` (CF) if
-        present, else the finite minimum and maximum of the displayed data.
-    max_pixels
-        Grids larger than this on either side are block-averaged (NaN-aware mean) by the smallest
-        whole factor that fits before they are computed; :attr:`RasterImage.factor` says by how much.
-
-    Returns
-    -------
-    RasterImage
-        The PNG (NaN transparent), its EPSG:4326 bounds and the colour range used.
-
-    Notes
-    -----
-    This computes ``da`` (averaged down first, lazily): it is one of the edges where geosurvey
-    turns a lazy grid into pixels. The image is reprojected with nearest-neighbour resampling
-    (rioxarray/GDAL) to EPSG:3857, in which Leaflet draws image overlays linearly, so it lies
-    exactly where the data are.
-
-    References
-    ----------
-    .. [1] IOGP, *Coordinate Conversions and Transformations including Formulas*, Guidance Note
-       7-2, section 1.3.3.2 (Popular Visualisation Pseudo-Mercator, EPSG:3857).
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr, rioxarray
-    >>> grid = xr.DataArray(
-    ...     np.arange(12.0).reshape(3, 4), dims=("y", "x"),
-    ...     coords={"y": [7_500_250.0, 7_500_150.0, 7_500_050.0], "x": 380_050 + 100 * np.arange(4)},
-    ... ).rio.write_crs("EPSG:3067")
-    >>> image = raster_image(grid, cmap="viridis")
-    >>> image.vmin, image.vmax, image.factor
-    (0.0, 11.0, 1)
-    >>> image.data_uri.startswith("data:image/png;base64,")
-    True
-    """
-    if not (isinstance(max_pixels, int) and max_pixels >= 2):
-        raise InputError(f"max_pixels must be a whole number of pixels >= 2, got {max_pixels!r}")
-    checked = _check_grid(da, "da")
-    return _raster_images(
-        [("da", checked, _check_cmap(cmap, "cmap"), vmin, vmax)], max_pixels=max_pixels
-    )[0]
-
-
-# --------------------------------------------------------------------------------------------
-# Vectors: check, convert to EPSG:4326, build escaped popups
-# --------------------------------------------------------------------------------------------
-
-
-def _vector_layer(gdf: object, what: str, kinds: tuple[str, ...]) -> gpd.GeoDataFrame:
-    """Return ``gdf`` in EPSG:4326 after checking its CRS, emptiness and geometry types."""
-    if isinstance(gdf, gpd.GeoSeries):
-        gdf = gpd.GeoDataFrame(geometry=gdf)
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InputError(
-            f"{what} must be a geopandas GeoDataFrame (e.g. geopandas.read_file(...)), "
-            f"got {type(gdf).__name__}"
-        )
-    if gdf.crs is None:
-        raise CRSError(
-            f"{what} has no CRS; set the CRS its coordinates are in with "
-            f"{what}.set_crs('EPSG:XXXX') before mapping it"
-        )
-    if len(gdf) == 0:
-        raise InputError(f"{what} has no features; pass {what}=None to leave the layer out")
-    geoms = gdf.geometry
-    missing = geoms.isna() | geoms.is_empty
-    if missing.any():
-        rows = list(gdf.index[missing.to_numpy()][:5])
-        raise GeometryError(
-            f"{what} has features without a geometry (rows {rows}); drop or fix them first, "
-            f"e.g. {what}[~{what}.geometry.is_empty]"
-        )
-    wrong = ~geoms.geom_type.isin(kinds)
-    if wrong.any():
-        row = gdf.index[wrong.to_numpy()][0]
-        raise GeometryError(
-            f"{what} must hold {' or '.join(kinds)} geometries; row {row!r} is a "
-            f"{geoms[row].geom_type}"
-        )
-    return _continuous_longitudes(gdf.to_crs("EPSG:4326"))
-
-
-def _continuous_longitudes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Draw antimeridian-split geometries in one piece: shift their western parts by +360°.
-
-    RFC 7946 cuts a geometry that crosses 180° into parts on either side of it (as
-    ``geosurvey.aoi`` stores the western Aleutians). Leaflet draws longitudes as given on one
-    continuous axis, so such parts would land at opposite ends of the world; a multi-part
-    geometry with parts touching both +180° and -180° has its western-hemisphere parts moved to
-    longitudes above 180° (the same places on the globe) and polygons are dissolved across the
-    seam. Other geometries are left as they are.
-    """
-
-    def continuous(geom: shapely.Geometry) -> shapely.Geometry:
-        parts = list(getattr(geom, "geoms", []))
-        if not (any(p.bounds[2] >= 180 for p in parts) and any(p.bounds[0] <= -180 for p in parts)):
-            return geom
-        moved = [shapely.affinity.translate(p, xoff=360) if p.bounds[2] <= 0 else p for p in parts]
-        if geom.geom_type == "MultiPolygon":  # dissolve the seam at 180°
-            return shapely.union_all(moved)
-        return type(geom)(moved)
-
-    out = gdf.copy()
-    out[gdf.geometry.name] = gpd.GeoSeries(
-        [continuous(g) for g in gdf.geometry], index=gdf.index, crs="EPSG:4326"
-    )
-    return out
-
-
-def _as_text(value: object) -> str | None:
-    """A cell as display text, or ``None`` when it is missing (None, NaN, empty)."""
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else f"{value:g}"
-    if not isinstance(value, str | list | tuple | dict) and pd.isna(value):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _table(rows: Sequence[tuple[str, str | None]]) -> str:
-    cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v is not None)
-    return f"<table>{cells}</table>" if cells else ""
-
-
-def _occurrence_columns(columns: Sequence[object], lang: Language) -> dict[str, str]:
-    lower = {str(c).lower(): str(c) for c in columns if str(c) != "geometry"}
-    picked = {}
-    if lang == "ja" and "name_ja" in lower:
-        picked["name"] = lower["name_ja"]
-    for field, candidates in _OCCURRENCE_COLUMNS.items():
-        if field in picked:
-            continue
-        for candidate in candidates:
-            if candidate in lower:
-                picked[field] = lower[candidate]
-                break
-    return picked
-
-
-def _occurrence_popups(gdf: gpd.GeoDataFrame, lang: Language) -> list[dict[str, str]]:
-    """Escaped popup and tooltip HTML for each occurrence, from its name/commodity/type columns."""
-    text = TEXT[lang]
-    columns = _occurrence_columns(list(gdf.columns), lang)
-    out = []
-    for index, row in gdf.iterrows():
-        name = _as_text(row[columns["name"]]) if "name" in columns else None
-        title = name if name is not None else f"{text['occurrences']} #{index}"
-        rows = [(text[f], _as_text(row[c])) for f, c in columns.items() if f != "name"]
-        popup = f'<div class="gs-popup"><div class="gs-popup-title">{_e(title)}</div>{_table(rows)}</div>'
-        out.append({"gs_popup": popup, "gs_tooltip": _e(title)})
-    return out
-
-
-def _parse_approvals(value: object, area_id: str) -> list[dict[str, Any]]:
-    if _as_text(value) is None and not isinstance(value, list):
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"survey_areas: the approvals of area {area_id!r} are not valid JSON ({exc}); "
-                "build the layer with Registry.to_geodataframe()"
-            ) from exc
-    if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
-        raise InputError(
-            f"survey_areas: the approvals of area {area_id!r} must be a JSON list of "
-            '{"party", "date", "state"} objects'
-        )
-    return value
-
-
-def _survey_area_popup(row: Mapping[str, Any], lang: Language) -> dict[str, str]:
-    """Escaped popup/tooltip HTML for one registry area: names, status, commodities, approvals."""
-    text = TEXT[lang]
-    area_id = str(row["id"])
-    status = str(row["status"])
-    names = {code: _as_text(row.get(f"name_{code}")) for code in ("en", "ja")}
-    title = names[lang] or names["en"] or names["ja"] or area_id
-    area_km2 = row.get("area_km2")
-    area_text = None
-    if _as_text(area_km2) is not None:
-        km2 = float(area_km2)
-        area_text = f"{km2:,.0f} {text['km2']}" if km2 >= 100 else f"{km2:.3g} {text['km2']}"
-
-    def listed(value: object) -> str | None:
-        cell = _as_text(value)
-        return None if cell is None else ", ".join(p.strip() for p in cell.split(",") if p.strip())
-
-    rows = [
-        ("ID", area_id),
-        (text["name_en"], names["en"]),
-        (text["name_ja"], names["ja"]),
-        (text["status"], text[f"status_{status}"]),
-        (text["region"], listed(row.get("region"))),
-        # the registry's translated commodity names when it gives them, else the codes
-        (text["commodities"], _as_text(row.get(f"commodities_{lang}")) or listed(row.get("commodities"))),
-        (text["deposit_models"], listed(row.get("deposit_models"))),
-        (text["area_km2"], area_text),
-        (text["pending_parties"], listed(row.get("pending_parties"))),
-    ]
-    approvals = _parse_approvals(row.get("approvals"), area_id)
-    if approvals:
-        lines = []
-        for approval in approvals:
-            state = str(approval.get("state", ""))
-            label = text[f"approval_{state}"] if state in _APPROVAL_STATES else state
-            lines.append(
-                f'<tr class="gs-approval-{_e(state)}"><td>{_e(approval.get("party", ""))}</td>'
-                f'<td>{_e(approval.get("date", ""))}</td><td>{_e(label)}</td></tr>'
-            )
-        approvals_html = (
-            f'<table class="gs-approvals"><tr><th>{_e(text["party"])}</th><th>{_e(text["date"])}'
-            f'</th><th>{_e(text["status"])}</th></tr>{"".join(lines)}</table>'
-        )
-    else:
-        approvals_html = f"<div>{_e(text['no_approvals'])}</div>"
-    popup = (
-        f'<div class="gs-popup gs-popup-survey-area"><div class="gs-popup-title">{_e(title)}</div>'
-        f'{_table(rows)}<div class="gs-popup-title">{_e(text["approvals"])}</div>{approvals_html}</div>'
-    )
-    tooltip = f"{_e(title)} ({_e(text[f'status_{status}'])})"
-    return {"gs_popup": popup, "gs_tooltip": tooltip, "gs_status": status}
-
-
-def _survey_area_properties(gdf: gpd.GeoDataFrame, lang: Language) -> list[dict[str, str]]:
-    missing = [c for c in _SURVEY_AREA_COLUMNS if c not in gdf.columns]
-    if missing:
-        raise InputError(
-            f"survey_areas lacks the column(s) {missing}; pass the layer made by "
-            "geosurvey.aoi.Registry.to_geodataframe()"
-        )
-    out = []
-    for _, row in gdf.iterrows():
-        status = row["status"]
-        if status not in SURVEY_AREA_STATUSES:
-            raise InputError(
-                f"survey_areas: area {row['id']!r} has status {status!r}; expected one of "
-                f"{', '.join(SURVEY_AREA_STATUSES)}"
-            )
-        out.append(_survey_area_popup(row, lang))
-    return out
-
-
-def _area_layer(area: object, lang: Language) -> tuple[gpd.GeoDataFrame, str | None]:
-    """The survey area as a one-or-more-row GeoDataFrame in EPSG:4326, and its name if known.
-
-    ``area`` may be a shapely (Multi)Polygon in EPSG:4326, a GeoDataFrame/GeoSeries in any CRS, or
-    an object with a shapely ``geometry`` attribute in EPSG:4326 (a ``geosurvey.aoi.SurveyArea``).
-    """
-    names: dict[str, object] = {}
-    if isinstance(area, gpd.GeoDataFrame | gpd.GeoSeries):
-        gdf = _vector_layer(area, "area", _POLYGONS)
-        if isinstance(area, gpd.GeoDataFrame) and len(gdf) == 1:
-            names = {c: gdf.iloc[0][c] for c in ("name_en", "name_ja", "id") if c in gdf.columns}
-        return gdf, _pick_name(names, lang)
-    geometry = area if isinstance(area, shapely.Geometry) else getattr(area, "geometry", None)
-    if not isinstance(geometry, shapely.Geometry):
-        raise InputError(
-            "area must be a shapely Polygon in EPSG:4326, a GeoDataFrame (any CRS) or a SurveyArea, "
-            f"got {type(area).__name__}"
-        )
-    if geometry is not area:
-        names = {c: getattr(area, c, None) for c in ("name_en", "name_ja", "id")}
-    if geometry.is_empty or geometry.geom_type not in _POLYGONS:
-        raise GeometryError(f"area must be a non-empty Polygon or MultiPolygon, got {geometry.geom_type}")
-    west, south, east, north = geometry.bounds
-    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-        raise CRSError(
-            f"area's coordinates {geometry.bounds} are not longitude/latitude degrees; a shapely "
-            "area must be in EPSG:4326: pass a GeoDataFrame with its CRS instead"
-        )
-    gdf = gpd.GeoDataFrame(geometry=[geometry], crs="EPSG:4326")
-    return _continuous_longitudes(gdf), _pick_name(names, lang)
-
-
-def _pick_name(names: Mapping[str, object], lang: Language) -> str | None:
-    for key in (f"name_{lang}", "name_en", "name_ja", "id"):
-        name = _as_text(names.get(key))
-        if name is not None:
-            return name
-    return None
-
-
-def _feature_collection(gdf: gpd.GeoDataFrame, properties: Sequence[Mapping[str, Any]]) -> dict:
-    """GeoJSON with only the given properties (user columns never reach the page unescaped)."""
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {"type": "Feature", "id": str(i), "geometry": shapely.geometry.mapping(geom),
-             "properties": dict(props)}
-            for i, (geom, props) in enumerate(zip(gdf.geometry, properties, strict=True))
-        ],
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -731,7 +217,9 @@ class _Chrome(MacroElement):
         """
     )
 
-    def __init__(self, *, zoom_in: str, zoom_out: str, prefix: str, attributions: list[str]) -> None:
+    def __init__(
+        self, *, zoom_in: str, zoom_out: str, prefix: str, attributions: list[str]
+    ) -> None:
         super().__init__()
         self._name = "Chrome"
         self.zoom_in = zoom_in
@@ -763,11 +251,15 @@ def _legend_html(
     colours = image.colours()
     stops = ", ".join(f"{c} {100 * i / (len(colours) - 1):.0f}%" for i, c in enumerate(colours))
     middle = (image.vmin + image.vmax) / 2
-    ticks = "".join(f"<span>{_e(_format_value(v))}</span>" for v in (image.vmin, middle, image.vmax))
+    ticks = "".join(
+        f"<span>{_e(_format_value(v))}</span>" for v in (image.vmin, middle, image.vmax)
+    )
     parts = [f'<div class="gs-legend-title">{_e(title)}</div>']
     if subtitle:
         parts.append(f'<div class="gs-legend-sub">{_e(subtitle)}</div>')
-    parts.append(f'<div class="gs-legend-bar" style="background: linear-gradient(to right, {stops})"></div>')
+    parts.append(
+        f'<div class="gs-legend-bar" style="background: linear-gradient(to right, {stops})"></div>'
+    )
     parts.append(f'<div class="gs-legend-ticks">{ticks}</div>')
     parts.extend(f'<div class="gs-legend-note">{_e(note)}</div>' for note in notes)
     return "".join(parts)
@@ -777,7 +269,8 @@ def _swatch_line(style: Mapping[str, Any], *, casing: str | None = None) -> str:
     dash = f' stroke-dasharray="{style["dashArray"]}"' if style.get("dashArray") else ""
     under = (
         f'<line x1="1" y1="6" x2="25" y2="6" stroke="{casing}" stroke-width="{style["weight"] + 2}"/>'
-        if casing else ""
+        if casing
+        else ""
     )
     return (
         '<svg class="gs-swatch" width="26" height="12" aria-hidden="true">'
@@ -799,7 +292,9 @@ def _label(swatch: str, name: str) -> str:
     return f'{swatch}<span class="gs-layer-name">{_e(name)}</span>'
 
 
-def _basemap_layer(basemap: str, attribution: str | None, text: Mapping[str, str]) -> folium.TileLayer:
+def _basemap_layer(
+    basemap: str, attribution: str | None, text: Mapping[str, str]
+) -> folium.TileLayer:
     is_url = basemap.lower().startswith(("http://", "https://"))
     if is_url and not attribution:
         raise InputError(
@@ -808,8 +303,11 @@ def _basemap_layer(basemap: str, attribution: str | None, text: Mapping[str, str
         )
     try:
         return folium.TileLayer(
-            basemap, attr=attribution if is_url else None, name=_e(text["basemap"]),
-            overlay=False, control=True,
+            basemap,
+            attr=attribution if is_url else None,
+            name=_e(text["basemap"]),
+            overlay=False,
+            control=True,
         )
     except ValueError as exc:
         raise InputError(
@@ -947,11 +445,20 @@ def web_map(
     # 1. check every input before computing anything
     grids = [("score", _check_grid(score, "score"), _check_cmap(cmap, "cmap"), vmin, vmax)]
     for name, da in (layers or {}).items():
-        grids.append((f"layers[{name!r}]", _check_grid(da, f"layers[{name!r}]"),
-                      _check_cmap(layer_cmap, "layer_cmap"), None, None))
+        grids.append(
+            (
+                f"layers[{name!r}]",
+                _check_grid(da, f"layers[{name!r}]"),
+                _check_cmap(layer_cmap, "layer_cmap"),
+                None,
+                None,
+            )
+        )
     area_gdf, area_name = _area_layer(area, lang) if area is not None else (None, None)
     fault_gdf = _vector_layer(faults, "faults", _LINES) if faults is not None else None
-    occ_gdf = _vector_layer(occurrences, "occurrences", _POINTS) if occurrences is not None else None
+    occ_gdf = (
+        _vector_layer(occurrences, "occurrences", _POINTS) if occurrences is not None else None
+    )
     if survey_areas is not None:
         sa_gdf = _vector_layer(survey_areas, "survey_areas", _POLYGONS)
         sa_props = _survey_area_properties(sa_gdf, lang)
@@ -967,31 +474,52 @@ def web_map(
     score_layer = _image_layer(score_image, name=text["score"], class_name="gs-score", show=True)
     score_layer.add_to(m)
     notes = [text["score_hint"], text["nodata"]]
-    legends.append(_Control(
-        _legend_html(text["score"], score_image, subtitle=_units_line(grids[0][1]),
-                     notes=notes + _downsample_note(score_image, max_pixels, text)),
-        class_name="gs-control gs-legend gs-legend-score", position="bottomright", layer=score_layer,
-    ))
+    legends.append(
+        _Control(
+            _legend_html(
+                text["score"],
+                score_image,
+                subtitle=_units_line(grids[0][1]),
+                notes=notes + _downsample_note(score_image, max_pixels, text),
+            ),
+            class_name="gs-control gs-legend gs-legend-score",
+            position="bottomright",
+            layer=score_layer,
+        )
+    )
     for (_, da, *_), image, name in zip(grids[1:], layer_images, (layers or {}), strict=True):
         label = text["evidence"].format(name=name)
         layer = _image_layer(image, name=label, class_name="gs-evidence", show=False)
         layer.add_to(m)
-        legends.append(_Control(
-            _legend_html(label, image, subtitle=_units_line(da),
-                         notes=[text["nodata"], *_downsample_note(image, max_pixels, text)]),
-            class_name="gs-control gs-legend gs-legend-evidence", position="bottomright", layer=layer,
-        ))
+        legends.append(
+            _Control(
+                _legend_html(
+                    label,
+                    image,
+                    subtitle=_units_line(da),
+                    notes=[text["nodata"], *_downsample_note(image, max_pixels, text)],
+                ),
+                class_name="gs-control gs-legend gs-legend-evidence",
+                position="bottomright",
+                layer=layer,
+            )
+        )
     if survey_areas is not None:
         sa_layer = _survey_areas_layer(sa_gdf, sa_props, text)
         sa_layer.add_to(m)
         statuses = [s for s in SURVEY_AREA_STATUSES if any(p["gs_status"] == s for p in sa_props)]
         key = "".join(
-            f"<div>{_swatch_line(_STATUS_STYLE[s])}{_e(text[f'status_{s}'])}</div>" for s in statuses
+            f"<div>{_swatch_line(_STATUS_STYLE[s])}{_e(text[f'status_{s}'])}</div>"
+            for s in statuses
         )
-        legends.append(_Control(
-            f'<div class="gs-legend-title">{_e(text["survey_areas"])}</div>{key}',
-            class_name="gs-control gs-legend gs-legend-status", position="bottomright", layer=sa_layer,
-        ))
+        legends.append(
+            _Control(
+                f'<div class="gs-legend-title">{_e(text["survey_areas"])}</div>{key}',
+                class_name="gs-control gs-legend gs-legend-status",
+                position="bottomright",
+                layer=sa_layer,
+            )
+        )
     if area_gdf is not None:
         props = [{"gs_tooltip": _e(area_name or text["area"])}] * len(area_gdf)
         folium.GeoJson(
@@ -1008,8 +536,11 @@ def web_map(
             _feature_collection(occ_gdf, _occurrence_popups(occ_gdf, lang)),
             name=_label(_swatch_point(_OCCURRENCE_STYLE), text["occurrences"]),
             marker=folium.CircleMarker(radius=_OCCURRENCE_STYLE["radius"]),
-            style_function=lambda _: {**_OCCURRENCE_STYLE, "className": "gs-occurrences",
-                                      "pane": "gs-points"},
+            style_function=lambda _: {
+                **_OCCURRENCE_STYLE,
+                "className": "gs-occurrences",
+                "pane": "gs-points",
+            },
             on_each_feature=_BIND_POPUPS,
         ).add_to(m)
     for legend in legends:
@@ -1019,7 +550,9 @@ def web_map(
     return m
 
 
-def _new_map(*, lang: Language, title: str, attribution: str | None, basemap: str | None) -> folium.Map:
+def _new_map(
+    *, lang: Language, title: str, attribution: str | None, basemap: str | None
+) -> folium.Map:
     """An empty offline map on a page with ``<html lang>``, panes, title and translated chrome."""
     text = TEXT[lang]
     m = folium.Map(location=None, tiles=None, zoom_control=False, prefer_canvas=False)
@@ -1028,20 +561,35 @@ def _new_map(*, lang: Language, title: str, attribution: str | None, basemap: st
     m.get_root().header.add_child(_RawHTML(_CSS), name="gs_css")
     for pane, z_index in _PANES.items():
         folium.map.CustomPane(pane, z_index=z_index, pointer_events=pane != "gs-rasters").add_to(m)
-    _Control(f"<div>{_e(title)}</div>", class_name="gs-control gs-title", position="topleft").add_to(m)
+    _Control(
+        f"<div>{_e(title)}</div>", class_name="gs-control gs-title", position="topleft"
+    ).add_to(m)
     credits = [_e(text["made_with"])] + ([_e(attribution)] if attribution else [])
-    _Chrome(zoom_in=text["zoom_in"], zoom_out=text["zoom_out"],
-            prefix=_e(f"Leaflet {leaflet_version()}"), attributions=credits).add_to(m)
+    _Chrome(
+        zoom_in=text["zoom_in"],
+        zoom_out=text["zoom_out"],
+        prefix=_e(f"Leaflet {leaflet_version()}"),
+        attributions=credits,
+    ).add_to(m)
     if basemap is not None:
         _basemap_layer(basemap, attribution, text).add_to(m)
     return m
 
 
-def _image_layer(image: RasterImage, *, name: str, class_name: str, show: bool) -> folium.raster_layers.ImageOverlay:
+def _image_layer(
+    image: RasterImage, *, name: str, class_name: str, show: bool
+) -> folium.raster_layers.ImageOverlay:
     return folium.raster_layers.ImageOverlay(
-        image.data_uri, bounds=[list(image.bounds[0]), list(image.bounds[1])], name=_e(name),
-        opacity=0.85, show=show, pixelated=True, className=class_name, pane="gs-rasters",
-        alt=name, interactive=False,
+        image.data_uri,
+        bounds=[list(image.bounds[0]), list(image.bounds[1])],
+        name=_e(name),
+        opacity=0.85,
+        show=show,
+        pixelated=True,
+        className=class_name,
+        pane="gs-rasters",
+        alt=name,
+        interactive=False,
     )
 
 
@@ -1051,12 +599,17 @@ def _downsample_note(image: RasterImage, max_pixels: int, text: Mapping[str, str
     return [text["downsampled"].format(factor=image.factor, max_pixels=max_pixels)]
 
 
-def _survey_areas_layer(gdf: gpd.GeoDataFrame, props: list[dict[str, str]], text: Mapping[str, str]) -> folium.GeoJson:
+def _survey_areas_layer(
+    gdf: gpd.GeoDataFrame, props: list[dict[str, str]], text: Mapping[str, str]
+) -> folium.GeoJson:
     def style(feature: dict) -> dict:
         status = feature["properties"]["gs_status"]
         return {
-            **_STATUS_STYLE[status], "fill": True, "fillColor": _STATUS_STYLE[status]["color"],
-            "fillOpacity": 0.08, "className": f"gs-survey-areas gs-status-{status}",
+            **_STATUS_STYLE[status],
+            "fill": True,
+            "fillColor": _STATUS_STYLE[status]["color"],
+            "fillOpacity": 0.08,
+            "className": f"gs-survey-areas gs-status-{status}",
             "pane": "gs-survey-areas",
         }
 
@@ -1070,18 +623,31 @@ def _survey_areas_layer(gdf: gpd.GeoDataFrame, props: list[dict[str, str]], text
 
 def _faults_layer(gdf: gpd.GeoDataFrame, text: Mapping[str, str]) -> folium.FeatureGroup:
     """Faults as light lines over a dark casing, so they read on dark and bright colours alike."""
-    group = folium.FeatureGroup(name=_label(_swatch_line(_FAULT_STYLE, casing=_FAULT_CASING), text["faults"]))
+    group = folium.FeatureGroup(
+        name=_label(_swatch_line(_FAULT_STYLE, casing=_FAULT_CASING), text["faults"])
+    )
     name_column = next((c for c in gdf.columns if str(c).lower() == "name"), None)
-    names = [_as_text(n) for n in gdf[name_column]] if name_column is not None else [None] * len(gdf)
+    names = (
+        [_as_text(n) for n in gdf[name_column]] if name_column is not None else [None] * len(gdf)
+    )
     props = [{"gs_tooltip": _e(n)} if n is not None else {} for n in names]
-    casing = {**_FAULT_STYLE, "color": _FAULT_CASING, "weight": _FAULT_STYLE["weight"] + 2,
-              "opacity": 0.8, "interactive": False, "className": "gs-faults-casing", "pane": "gs-faults"}
-    folium.GeoJson(_feature_collection(gdf, [{}] * len(gdf)), style_function=lambda _: casing,
-                   control=False).add_to(group)
+    casing = {
+        **_FAULT_STYLE,
+        "color": _FAULT_CASING,
+        "weight": _FAULT_STYLE["weight"] + 2,
+        "opacity": 0.8,
+        "interactive": False,
+        "className": "gs-faults-casing",
+        "pane": "gs-faults",
+    }
+    folium.GeoJson(
+        _feature_collection(gdf, [{}] * len(gdf)), style_function=lambda _: casing, control=False
+    ).add_to(group)
     folium.GeoJson(
         _feature_collection(gdf, props),
         style_function=lambda _: {**_FAULT_STYLE, "className": "gs-faults", "pane": "gs-faults"},
-        on_each_feature=_BIND_POPUPS, control=False,
+        on_each_feature=_BIND_POPUPS,
+        control=False,
     ).add_to(group)
     return group
 
@@ -1115,7 +681,9 @@ def save_web_map(m: folium.Map, path: str | Path) -> Path:
     if not isinstance(m, folium.Map):
         raise InputError(f"save_web_map needs a folium.Map (from web_map), got {type(m).__name__}")
     if path.is_dir():
-        raise OutputError(f"{path} is a folder; give the page's file name, e.g. {path / 'index.html'}")
+        raise OutputError(
+            f"{path} is a folder; give the page's file name, e.g. {path / 'index.html'}"
+        )
     if path.suffix.lower() not in {".html", ".htm"}:
         raise OutputError(f"{path} must end in .html so that browsers open it as a web page")
     return atomic_write_text(path, m.get_root().render())

@@ -1,0 +1,279 @@
+"""Rasters for the web map: check, average down, compute (the edge), reproject to Web Mercator,
+colour with a matplotlib colormap (NaN transparent) and encode as PNG."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import matplotlib
+import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from matplotlib.colors import to_hex
+from PIL import Image
+from pyproj import Transformer
+from rasterio.enums import Resampling
+
+from geosurvey.errors import CRSError, InputError
+
+__all__ = ["MAX_PIXELS", "RasterImage", "raster_image"]
+
+MAX_PIXELS = 2048
+"""Largest side, in pixels, of a raster shown on a web map; larger grids are averaged down."""
+
+# --------------------------------------------------------------------------------------------
+# Rasters: check, average down, compute (the edge), reproject to Web Mercator, colour, encode
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RasterImage:
+    """A grid coloured for a web map: a PNG in Web Mercator (EPSG:3857) and where it goes.
+
+    Attributes
+    ----------
+    png
+        The PNG bytes (RGBA; NaN pixels fully transparent).
+    bounds
+        ``((south, west), (north, east))`` in degrees (EPSG:4326), Leaflet's bounds order. Web
+        Mercator is separable (easting depends on longitude only, northing on latitude only), so
+        an image that is a rectangle in EPSG:3857 is placed exactly by these two corners.
+    vmin, vmax
+        The values at the two ends of the colour map (values outside are clipped to the ends).
+    cmap
+        The matplotlib colour map's name.
+    factor
+        How many data pixels were averaged into one along each axis before display (1: none).
+    shape
+        ``(rows, columns)`` of the PNG.
+    """
+
+    png: bytes
+    bounds: tuple[tuple[float, float], tuple[float, float]]
+    vmin: float
+    vmax: float
+    cmap: str
+    factor: int
+    shape: tuple[int, int]
+
+    @property
+    def data_uri(self) -> str:
+        """The PNG as a ``data:image/png;base64,...`` URI."""
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+    def colours(self, n: int = 11) -> list[str]:
+        """``n`` hex colours sampled evenly from ``vmin`` to ``vmax`` (for a legend's colour bar)."""
+        cm = matplotlib.colormaps[self.cmap]
+        return [to_hex(cm(i / (n - 1))) for i in range(n)]
+
+
+def _check_grid(da: object, what: str) -> xr.DataArray:
+    """Return ``da`` as a ``(y, x)`` DataArray with a CRS, or raise naming ``what`` and the fix."""
+    if not isinstance(da, xr.DataArray):
+        raise InputError(
+            f"{what} must be an xarray.DataArray with dims ('y', 'x'), got {type(da).__name__}; "
+            "select one variable of a Dataset first (e.g. ds['score'])"
+        )
+    label = f"{what} ({da.name!r})" if da.name is not None else what
+    if set(da.dims) != {"y", "x"}:
+        raise InputError(
+            f"{label} has dims {da.dims}; a web map shows 2-D ('y', 'x') grids: select or reduce "
+            "the other dimensions first (e.g. da.sel(band=1) or da.squeeze())"
+        )
+    if da.rio.crs is None:
+        raise CRSError(
+            f"{label} has no CRS; set the CRS of its coordinates with da.rio.write_crs('EPSG:XXXX') "
+            "(geosurvey.io.read_raster and catalogs.load keep it for you)"
+        )
+    if da.sizes["y"] < 2 or da.sizes["x"] < 2:
+        raise InputError(
+            f"{label} is an empty or degenerate grid (shape {dict(da.sizes)}); a web map needs at "
+            "least 2 x 2 pixels: check the area and the resolution that made it"
+        )
+    if not (np.issubdtype(da.dtype, np.number) and not np.issubdtype(da.dtype, np.complexfloating)):
+        raise InputError(f"{label} has dtype {da.dtype}; a web map colours real numbers only")
+    return da.transpose("y", "x")
+
+
+def _check_cmap(cmap: str, what: str) -> str:
+    if cmap not in matplotlib.colormaps:
+        raise InputError(
+            f"unknown colour map {what}={cmap!r}; use a matplotlib colour map name such as "
+            "'magma', 'viridis' or 'cividis'"
+        )
+    return cmap
+
+
+def _downsample_factor(shape: tuple[int, ...], max_pixels: int) -> int:
+    return max(1, math.ceil(max(shape) / max_pixels))
+
+
+def _average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
+    """Block-average ``da`` by ``factor`` along both axes, lazily (NaN-aware mean).
+
+    The last ``shape % factor`` rows and columns (fewer than ``factor``, so under 0.05 % of a
+    grid with 2048 pixels a side) are dropped rather than averaged from partial blocks.
+    """
+    if factor == 1:
+        return da
+    out = da.coarsen(y=factor, x=factor, boundary="trim").mean()
+    return out.rio.write_transform(out.rio.transform(recalc=True))
+
+
+def _value_range(
+    values: np.ndarray, attrs: Mapping[str, Any], vmin: float | None, vmax: float | None, what: str
+) -> tuple[float, float]:
+    """The colour map's range: given ``vmin``/``vmax``, else CF ``valid_range``, else the data's."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise InputError(
+            f"{what} has no finite values (every pixel is NaN/nodata); nothing to map: check the "
+            "inputs that made it (coverage of the area, masks)"
+        )
+    valid_range = attrs.get("valid_range")
+    if valid_range is not None and len(valid_range) == 2:
+        lo, hi = (float(v) for v in valid_range)
+    else:
+        lo, hi = float(finite.min()), float(finite.max())
+    lo = lo if vmin is None else float(vmin)
+    hi = hi if vmax is None else float(vmax)
+    if not lo <= hi:
+        raise InputError(f"the colour range of {what} is empty: vmin={lo} is above vmax={hi}")
+    return lo, hi
+
+
+def _to_web_mercator(da: xr.DataArray) -> xr.DataArray:
+    """Reproject an in-memory grid to EPSG:3857 with nearest-neighbour resampling.
+
+    Nearest neighbour shows only values that are in the data (no blending across nodata edges);
+    GDAL chooses the output pixel size so that the pixel count stays about the same.
+    """
+    floats = da.astype(np.float64) if not np.issubdtype(da.dtype, np.floating) else da
+    floats = floats.rio.write_nodata(np.nan, encoded=False)
+    return floats.rio.reproject("EPSG:3857", resampling=Resampling.nearest, nodata=np.nan)
+
+
+def _colourise(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
+    """RGBA bytes ``(rows, columns, 4)``: ``cmap`` linear from ``vmin`` to ``vmax``, NaN transparent."""
+    finite = np.isfinite(values)
+    if vmax > vmin:
+        scaled = (np.where(finite, values, vmin) - vmin) / (vmax - vmin)
+    else:  # a constant grid: the middle colour
+        scaled = np.full(values.shape, 0.5)
+    rgba = matplotlib.colormaps[cmap](np.clip(scaled, 0.0, 1.0), bytes=True)
+    rgba[~finite] = 0
+    return rgba
+
+
+def _encode_png(rgba: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgba)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _latlon_bounds(merc: xr.DataArray) -> tuple[tuple[float, float], tuple[float, float]]:
+    left, bottom, right, top = merc.rio.bounds()
+    to_lonlat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    west, south = to_lonlat.transform(left, bottom)
+    east, north = to_lonlat.transform(right, top)
+    return (float(south), float(west)), (float(north), float(east))
+
+
+def _raster_images(
+    grids: Sequence[tuple[str, xr.DataArray, str, float | None, float | None]], *, max_pixels: int
+) -> list[RasterImage]:
+    """Colour several checked grids; their Dask graphs are computed together, once.
+
+    ``grids`` holds ``(what, da, cmap, vmin, vmax)``. This is the edge where data are computed:
+    each grid is first averaged down lazily to at most ``max_pixels`` a side, then all of them
+    are computed in one :func:`dask.compute` (a score and the evidence it was made from share
+    most of their graph).
+    """
+    factors = [_downsample_factor(da.shape, max_pixels) for _, da, *_ in grids]
+    small = [_average_down(da, f) for (_, da, *_), f in zip(grids, factors, strict=True)]
+    computed = dask.compute(*small)
+    images = []
+    for (what, da, cmap, vmin, vmax), factor, values in zip(grids, factors, computed, strict=True):
+        lo, hi = _value_range(np.asarray(values.data), da.attrs, vmin, vmax, what)
+        merc = _to_web_mercator(values)
+        rgba = _colourise(np.asarray(merc.data), cmap, lo, hi)
+        images.append(
+            RasterImage(
+                png=_encode_png(rgba),
+                bounds=_latlon_bounds(merc),
+                vmin=lo,
+                vmax=hi,
+                cmap=cmap,
+                factor=factor,
+                shape=(int(rgba.shape[0]), int(rgba.shape[1])),
+            )
+        )
+    return images
+
+
+def raster_image(
+    da: xr.DataArray,
+    *,
+    cmap: str = "magma",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> RasterImage:
+    """Colour a grid as a PNG in Web Mercator, ready for a Leaflet image overlay.
+
+    Parameters
+    ----------
+    da
+        A ``(y, x)`` grid (northing, easting) in any CRS that has one (``da.rio.crs``), NaN for
+        nodata; Dask-backed or in memory.
+    cmap
+        A matplotlib colour map name.
+    vmin, vmax
+        The values at the ends of the colour map. Default: ``da.attrs["valid_range"]`` (CF) if
+        present, else the finite minimum and maximum of the displayed data.
+    max_pixels
+        Grids larger than this on either side are block-averaged (NaN-aware mean) by the smallest
+        whole factor that fits before they are computed; :attr:`RasterImage.factor` says by how much.
+
+    Returns
+    -------
+    RasterImage
+        The PNG (NaN transparent), its EPSG:4326 bounds and the colour range used.
+
+    Notes
+    -----
+    This computes ``da`` (averaged down first, lazily): it is one of the edges where geosurvey
+    turns a lazy grid into pixels. The image is reprojected with nearest-neighbour resampling
+    (rioxarray/GDAL) to EPSG:3857, in which Leaflet draws image overlays linearly, so it lies
+    exactly where the data are.
+
+    References
+    ----------
+    .. [1] IOGP, *Coordinate Conversions and Transformations including Formulas*, Guidance Note
+       7-2, section 1.3.3.2 (Popular Visualisation Pseudo-Mercator, EPSG:3857).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, rioxarray
+    >>> grid = xr.DataArray(
+    ...     np.arange(12.0).reshape(3, 4), dims=("y", "x"),
+    ...     coords={"y": [7_500_250.0, 7_500_150.0, 7_500_050.0], "x": 380_050 + 100 * np.arange(4)},
+    ... ).rio.write_crs("EPSG:3067")
+    >>> image = raster_image(grid, cmap="viridis")
+    >>> image.vmin, image.vmax, image.factor
+    (0.0, 11.0, 1)
+    >>> image.data_uri.startswith("data:image/png;base64,")
+    True
+    """
+    if not (isinstance(max_pixels, int) and max_pixels >= 2):
+        raise InputError(f"max_pixels must be a whole number of pixels >= 2, got {max_pixels!r}")
+    checked = _check_grid(da, "da")
+    return _raster_images(
+        [("da", checked, _check_cmap(cmap, "cmap"), vmin, vmax)], max_pixels=max_pixels
+    )[0]
