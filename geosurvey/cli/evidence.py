@@ -59,9 +59,7 @@ def _write(result, out: Path, *, inputs: dict[str, Path], parameters: dict, noda
     if any(out.resolve() == p.resolve() for p in inputs.values()):
         raise InputError(f"output {out} is also an input; choose another name")
     nodata = _nodata(nodata_from) if nodata_from is not None else float("nan")
-    # Computed once here, at the edge: write_cog's windowed writing would otherwise evaluate the
-    # Dask graph once per window (each time re-running a whole-grid FFT).
-    write_cog(result.compute(), out, nodata=nodata)
+    write_cog(result, out, nodata=nodata)  # the Dask graph runs here, once, chunk by chunk
     manifest(
         out.with_suffix(".json"),
         inputs={k: str(v) for k, v in inputs.items()},

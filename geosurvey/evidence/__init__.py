@@ -9,6 +9,39 @@ returns a DataArray on the same grid, lazy on Dask, with its CRS, ``units``, ``l
 * Radiometric ratios, potassium anomaly, ternary composite.
 * Mapped features: exact distance, line density, categorical and one-hot layers.
 * Terrain: slope, aspect, hillshade. Gridding of airborne line data.
+
+Conventions
+-----------
+* Grids are ``(..., y, x)``: ``y`` is northing, ``x`` easting, in a projected CRS in metres where
+  distances or wavenumbers are needed; north-up (``y`` decreasing) as read from GeoTIFFs or loaded
+  by odc-stac, or south-up — both give the same answer. NaN is nodata in every float result.
+* Signs: ``z`` is positive **down** (Miller & Singh 1994) for vertical derivatives and the tilt.
+* Laziness: pixel-wise layers (ratios, indices) and neighbourhood layers (terrain: ``map_overlap``;
+  distance, line density, rasterisation: block by block) need no global step. FFT transforms and
+  gradients of the NaN-filled grid gather each ``(y, x)`` plane into one chunk (an explicit global
+  step, said in each docstring) and give back the input's chunks; the percentile stretch of the
+  ternary and the K–eTh regression reduce over the whole grid lazily.
+
+Units of the layers (``attrs["units"]``):
+
+=======================================  ==================================================
+layer                                    units
+=======================================  ==================================================
+band ratios, spectral/ASTER indices      ``1``
+Landsat TOA reflectance / brightness T   ``1`` / ``K``
+reduction to pole, upward continuation   input units (``nT``; ``mGal`` for gravity)
+vertical / horizontal derivatives, THG,  input units per metre (``nT/m``; ``mGal/m``),
+analytic signal                          ``/m2`` for second derivatives
+tilt derivative                          ``rad``
+radiometric ratios                       ``<numerator units>/<denominator units>``
+potassium anomaly                        ``%`` (regression) or ``1`` (thorium-normalised)
+ternary composite                        ``1`` (0–1, dims ``band, y, x``)
+distance to features                     ``m``
+line density                             ``km/km2``
+categorical codes / one-hot layers       ``1``
+slope / aspect / hillshade               ``degree`` / ``degree`` / ``1``
+gridded line data                        as given (``nT``)
+=======================================  ==================================================
 """
 
 from geosurvey.evidence._features import (

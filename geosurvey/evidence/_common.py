@@ -16,7 +16,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from pyproj import CRS
 
-from geosurvey.errors import CRSError, InputError
+from geosurvey.errors import BandError, CRSError, InputError
 
 __all__: list[str] = []
 
@@ -153,8 +153,6 @@ def require_bands(
             f"{func} takes an xarray.Dataset of bands (e.g. from geosurvey.catalogs.load), "
             f"got {type(data).__name__}"
         )
-    from geosurvey.errors import BandError
-
     picked: dict[str, xr.DataArray] = {}
     for entry in bands:
         aliases = (entry,) if isinstance(entry, str) else tuple(entry)
@@ -194,7 +192,10 @@ def check_same_grid(a: xr.DataArray, b: xr.DataArray, func: str, names: tuple[st
     for dim in ("y", "x"):
         if dim in a.dims and dim in b.dims:
             ca, cb = a[dim].values, b[dim].values
-            if ca.shape != cb.shape or not np.allclose(ca, cb, rtol=0, atol=1e-6 * abs(ca[1] - ca[0]) if ca.size > 1 else 1e-6):
+            # equal to a millionth of a pixel (coordinates recomputed from a transform may differ
+            # in the last bits)
+            tolerance = 1e-6 * (abs(ca[1] - ca[0]) if ca.size > 1 else 1.0)
+            if ca.shape != cb.shape or not np.allclose(ca, cb, rtol=0, atol=tolerance):
                 raise InputError(
                     f"{func}: {names[0]} and {names[1]} are not on the same grid ({dim} differs); "
                     "load or reproject both onto the area's analysis grid first"
