@@ -156,6 +156,8 @@ def read_raster(
     path = Path(path)
     if not path.exists():
         raise MissingInputError(f"raster {path} does not exist; check the path")
+    if chunks is not None and not isinstance(chunks, dict):  # rioxarray wants named dims
+        chunks = {"band": 1, "y": chunks, "x": chunks}
     try:
         da = rioxarray.open_rasterio(path, masked=True, chunks=chunks)
     except rasterio.errors.RasterioIOError as exc:
