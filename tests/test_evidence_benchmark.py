@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tests.conftest import require_shared
+from conftest import require_shared
 
 
 @pytest.mark.slow

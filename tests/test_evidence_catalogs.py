@@ -13,7 +13,8 @@ import geosurvey.evidence as ev
 from geosurvey.catalogs import BandInfo, create_item, load
 from geosurvey.io import read_raster
 from geosurvey.testing import raise_if_dask_computes
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 S2 = "sentinel2_l2a_19UDP_20170729_900m"
 

@@ -14,7 +14,8 @@ from rasterio.transform import from_origin
 import geosurvey.evidence as ev
 from geosurvey.cli import main
 from geosurvey.io import read_raster
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 GRIDS = ("gtk_lapland_iocg", "grids_100m")
 COMMANDS = ["reduction-to-pole", "vertical-derivative", "derivative-easting", "derivative-northing",

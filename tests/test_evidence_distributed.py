@@ -9,7 +9,8 @@ from distributed import Client, LocalCluster
 
 import geosurvey.evidence as ev
 from geosurvey.io import read_raster
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ import geosurvey.evidence as ev
 from geosurvey.errors import CRSError, GeometryError, InputError
 from geosurvey.io import read_raster
 from geosurvey.testing import grid_like, raise_if_dask_computes
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 GTK = "gtk_lapland_iocg"
 

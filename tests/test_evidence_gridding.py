@@ -10,7 +10,8 @@ from pyproj import Transformer
 import geosurvey.evidence as ev
 from geosurvey.errors import InputError
 from geosurvey.testing import raise_if_dask_computes
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 VALUE = "total_field_anomaly_nt"
 

@@ -15,7 +15,8 @@ from nbclient import NotebookClient
 from sklearn.metrics import roc_auc_score
 
 from geosurvey.io import read_raster
-from tests.conftest import SHARED_DATA, require_shared
+
+from conftest import SHARED_DATA, require_shared
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_evidence_gtk.ipynb"
 

@@ -14,7 +14,8 @@ import geosurvey.evidence as ev
 from geosurvey.errors import CRSError, InputError
 from geosurvey.io import read_raster
 from geosurvey.testing import grid_like, raise_if_dask_computes
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 MAG = ("gtk_lapland_iocg", "grids_100m", "mag_tmi_dgrf65_anomaly_nT.tif")
 INC, DEC = 77.0, 10.0  # approximate geomagnetic field over Kolari (the brief's example)

@@ -11,7 +11,8 @@ import geosurvey.evidence as ev
 from geosurvey.errors import InputError
 from geosurvey.io import read_raster
 from geosurvey.testing import grid_like, raise_if_dask_computes
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 GRIDS = ("gtk_lapland_iocg", "grids_100m")
 

@@ -16,7 +16,8 @@ import geosurvey.evidence as ev
 from geosurvey.errors import BandError, InputError, MissingInputError
 from geosurvey.io import read_raster
 from geosurvey.testing import grid_like, raise_if_dask_computes
-from tests.conftest import require_shared
+
+from conftest import require_shared
 
 S2 = "sentinel2_l2a_19UDP_20170729_900m"
 S2_BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "nir08": "B8A", "swir16": "B11", "swir22": "B12"}
