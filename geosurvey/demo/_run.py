@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import dask
 import xarray as xr
 
 from geosurvey import __version__
@@ -297,7 +298,10 @@ def run_demo(
             gbox = geobox_for(area.geometry, crs=area.analysis_crs, resolution=resolution)
             ds = catalogs.load(items, geobox=gbox, composite="median", chunks={"x": 256, "y": 256})
         with stage("evidence"):
-            layers = _evidence(ds, survey)
+            # built lazily, then computed once and kept (on the workers) for the score, the
+            # per-layer evaluation and the map, instead of recomputing each FFT three times
+            lazy_layers = _evidence(ds, survey)
+            layers = dict(zip(lazy_layers, dask.persist(*lazy_layers.values()), strict=True))
         with stage("score"):
             prospectivity = score(layers, recipe).persist()
         with stage("evaluate"):
