@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks._timing import best_of
 
 __all__ = ["run"]
 
@@ -52,15 +53,6 @@ def _make_items(root: Path, *, n_items: int, size: int, bands: tuple[str, ...]) 
             )
         )
     return items
-
-
-def _time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -108,8 +100,8 @@ def run(quick: bool = False) -> list[dict]:
             baseline()
             t_ours = t_base = float("inf")
             for _ in range(repeats):
-                t_base = min(t_base, _time(baseline, 1))
-                t_ours = min(t_ours, _time(ours, 1))
+                t_base = min(t_base, best_of(baseline, 1))
+                t_ours = min(t_ours, best_of(ours, 1))
             rows.append({
                 "benchmark": "catalog load",
                 "case": name,

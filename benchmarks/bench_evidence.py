@@ -30,10 +30,11 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks._timing import best_of
 
 __all__ = ["run"]
 
@@ -64,15 +65,6 @@ def _magnetic_grid(n: int):
     b = hm.dipole_magnetic((east, north, np.zeros_like(east)), sources, moments, field="b")
     f = np.array(hm.magnetic_angles_to_vec(1.0, INC, DEC))
     return base.copy(data=f[0] * b[0] + f[1] * b[1] + f[2] * b[2])
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _geosurvey_potential(grid, pad: float):
@@ -108,7 +100,7 @@ def _case_potential(side: str, path: str, pad: float, repeats: int) -> dict:
     grid = _wrap(np.load(path))
     fn = _geosurvey_potential if side == "geosurvey" else _harmonica_potential
     fn(small, pad)  # warm-up: imports, FFT plans
-    seconds = _best(lambda: fn(grid, pad), repeats)
+    seconds = best_of(lambda: fn(grid, pad), repeats)
     return {"seconds": seconds}
 
 
@@ -136,7 +128,7 @@ def _case_distance(side: str, n: int, repeats: int) -> dict:
             dist = ndimage.distance_transform_edt(lines == 0, sampling=(abs(gbox.affine.e), gbox.affine.a))
             return dist.max(), dist.mean()
 
-    seconds = _best(fn, repeats)
+    seconds = best_of(fn, repeats)
     return {"seconds": seconds}
 
 
