@@ -215,7 +215,7 @@ def write_cog(
         raise InputError(f"write_cog writes 2-D (y, x) arrays; {da.name!r} has dims {da.dims}")
     if da.rio.crs is None:
         raise InputError(f"layer {da.name!r} has no CRS; cannot write {path}")
-    tags = {k: str(v) for k, v in da.attrs.items() if k in {"units", "long_name", "history"}}
+    tags = {k: str(v) for k, v in da.attrs.items() if k in {"units", "long_name", "history", "source"}}
     out = da.rio.write_nodata(nodata, encoded=False) if nodata is not None else da
     out.attrs = {}
     with atomic_path(path) as tmp:

@@ -320,13 +320,15 @@ def run_demo(
                 "recipe": recipe.id,
             }
         with stage("publish"):
-            write_cog(prospectivity, work / "score.tif")
+            write_cog(prospectivity.assign_attrs(source="DEMO (synthetic) data"), work / "score.tif")
             publish.write_outputs_catalog(
                 {"score": work / "score.tif"},
                 work / "outputs",
                 area_id=area.id,
                 recipe=recipe.id,
                 datetime=datetime(2025, 10, 28, tzinfo=UTC),
+                description="DEMO (synthetic data): prospectivity score of the geosurvey demo area; "
+                "stands for no real ground.",
             )
             fmap = publish.web_map(
                 prospectivity,
