@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -215,15 +215,14 @@ def normalise_commodities(
         If a code is not in the vocabulary; the message names ``where`` and close matches.
     """
     folded = _commodity_by_folded_code()
-    out = set()
-    for value in _as_list(values):
-        code = folded.get(value.casefold())
-        if code is None:
-            raise InputError(
-                f"{where}: unknown commodity {value!r}{_suggest(value, commodities())}; use a code from "
-                "geosurvey/data/commodities.toml (see `geosurvey aoi vocab commodities`)"
-            )
-        out.add(code)
+    out = _canonical(
+        values,
+        lambda value: folded.get(value.casefold()),
+        lambda value: (
+            f"{where}: unknown commodity {value!r}{_suggest(value, commodities())}; use a code "
+            "from geosurvey/data/commodities.toml (see `geosurvey aoi vocab commodities`)"
+        ),
+    )
     return tuple(sorted(out, key=str.casefold))
 
 
@@ -231,45 +230,57 @@ def normalise_deposit_models(
     values: str | Iterable[str], *, where: str = "deposit_models"
 ) -> tuple[str, ...]:
     """Return the deposit-model codes of ``values``, unique and sorted; unknown codes are refused."""
-    out = set()
-    for value in _as_list(values):
-        code = value.lower()
-        if code not in deposit_models():
-            raise InputError(
-                f"{where}: unknown deposit model {value!r}{_suggest(code, deposit_models())}; use a "
-                "code from geosurvey/data/deposit_models.toml (see `geosurvey aoi vocab deposit-models`)"
-            )
-        out.add(code)
+    known = deposit_models()
+    out = _canonical(
+        values,
+        lambda value: value.lower() if value.lower() in known else None,
+        lambda value: (
+            f"{where}: unknown deposit model {value!r}{_suggest(value.lower(), known)}; use a "
+            "code from geosurvey/data/deposit_models.toml (see `geosurvey aoi vocab deposit-models`)"
+        ),
+    )
     return tuple(sorted(out))
 
 
 def normalise_methods(values: str | Iterable[str], *, where: str = "methods") -> tuple[str, ...]:
     """Return the survey-method codes of ``values``, unique and sorted; unknown codes are refused."""
-    out = set()
-    for value in _as_list(values):
-        code = value.lower()
-        if code not in SURVEY_METHODS:
-            raise InputError(
-                f"{where}: unknown survey method {value!r}{_suggest(code, SURVEY_METHODS)}; known "
-                f"methods: {', '.join(SURVEY_METHODS)}"
-            )
-        out.add(code)
+    out = _canonical(
+        values,
+        lambda value: value.lower() if value.lower() in SURVEY_METHODS else None,
+        lambda value: (
+            f"{where}: unknown survey method {value!r}{_suggest(value.lower(), SURVEY_METHODS)}; "
+            f"known methods: {', '.join(SURVEY_METHODS)}"
+        ),
+    )
     return tuple(sorted(out))
 
 
 def normalise_regions(values: str | Iterable[str], *, where: str = "region") -> tuple[str, ...]:
     """Return ISO 3166-1 alpha-2 codes of ``values`` (upper case, unique, sorted); others are refused."""
-    out = set()
-    for value in _as_list(values):
-        code = value.upper()
-        if code not in ISO_3166_ALPHA2:
-            raise InputError(
-                f"{where}: {value!r} is not an ISO 3166-1 alpha-2 country code; use e.g. US, JP, FI"
-            )
-        out.add(code)
+    out = _canonical(
+        values,
+        lambda value: value.upper() if value.upper() in ISO_3166_ALPHA2 else None,
+        lambda value: (
+            f"{where}: {value!r} is not an ISO 3166-1 alpha-2 country code; use e.g. US, JP, FI"
+        ),
+    )
     if not out:
         raise InputError(f"{where}: at least one ISO 3166-1 country code is needed (e.g. US)")
     return tuple(sorted(out))
+
+
+def _canonical(
+    values: str | Iterable[str], lookup: Callable[[str], str | None], refusal: Callable[[str], str]
+) -> set[str]:
+    """The canonical codes of ``values`` (``lookup`` gives ``None`` for unknown ones, refused with
+    the message ``refusal`` builds)."""
+    out = set()
+    for value in _as_list(values):
+        code = lookup(value)
+        if code is None:
+            raise InputError(refusal(value))
+        out.add(code)
+    return out
 
 
 def _lineage(code: str) -> set[str]:

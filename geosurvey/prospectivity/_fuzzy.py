@@ -158,40 +158,47 @@ def _finish(out: xr.DataArray, layers: list[xr.DataArray], step: str, name: str)
     )
 
 
+def _pairwise(layers: list[xr.DataArray], ufunc: np.ufunc) -> xr.DataArray:
+    """Fold ``ufunc`` (``np.fmin``/``np.fmax``) over the layers, keeping NaN where any layer is NaN."""
+    out = layers[0]
+    for layer in layers[1:]:
+        out = ufunc(out, layer).where(out.notnull() & layer.notnull())
+    return out
+
+
+def _product(layers: list[xr.DataArray]) -> xr.DataArray:
+    out = layers[0]
+    for layer in layers[1:]:
+        out = out * layer
+    return out
+
+
+def _algebraic_sum(layers: list[xr.DataArray]) -> xr.DataArray:
+    return 1.0 - _product([1.0 - layer for layer in layers])
+
+
 def fuzzy_and(layers: Sequence[xr.DataArray]) -> xr.DataArray:
     """Fuzzy AND: the minimum membership at each pixel."""
     layers = _stack(layers)
-    out = layers[0]
-    for layer in layers[1:]:
-        out = np.fmin(out, layer).where(out.notnull() & layer.notnull())
-    return _finish(out, layers, "and", "fuzzy_and")
+    return _finish(_pairwise(layers, np.fmin), layers, "and", "fuzzy_and")
 
 
 def fuzzy_or(layers: Sequence[xr.DataArray]) -> xr.DataArray:
     """Fuzzy OR: the maximum membership at each pixel."""
     layers = _stack(layers)
-    out = layers[0]
-    for layer in layers[1:]:
-        out = np.fmax(out, layer).where(out.notnull() & layer.notnull())
-    return _finish(out, layers, "or", "fuzzy_or")
+    return _finish(_pairwise(layers, np.fmax), layers, "or", "fuzzy_or")
 
 
 def fuzzy_product(layers: Sequence[xr.DataArray]) -> xr.DataArray:
     """Fuzzy algebraic product ``Π μᵢ`` (decreasive: never above the smallest membership)."""
     layers = _stack(layers)
-    out = layers[0]
-    for layer in layers[1:]:
-        out = out * layer
-    return _finish(out, layers, "product", "fuzzy_product")
+    return _finish(_product(layers), layers, "product", "fuzzy_product")
 
 
 def fuzzy_sum(layers: Sequence[xr.DataArray]) -> xr.DataArray:
     """Fuzzy algebraic sum ``1 − Π (1 − μᵢ)`` (increasive: never below the largest membership)."""
     layers = _stack(layers)
-    out = 1.0 - layers[0]
-    for layer in layers[1:]:
-        out = out * (1.0 - layer)
-    return _finish(1.0 - out, layers, "sum", "fuzzy_sum")
+    return _finish(_algebraic_sum(layers), layers, "sum", "fuzzy_sum")
 
 
 def fuzzy_gamma(layers: Sequence[xr.DataArray], *, gamma: float = 0.8) -> xr.DataArray:
@@ -215,10 +222,5 @@ def fuzzy_gamma(layers: Sequence[xr.DataArray], *, gamma: float = 0.8) -> xr.Dat
     if not 0.0 <= gamma <= 1.0:
         raise InputError(f"gamma must be between 0 and 1, got {gamma}")
     layers = _stack(layers)
-    prod = layers[0]
-    comp = 1.0 - layers[0]
-    for layer in layers[1:]:
-        prod = prod * layer
-        comp = comp * (1.0 - layer)
-    out = (1.0 - comp) ** gamma * prod ** (1.0 - gamma)
+    out = _algebraic_sum(layers) ** gamma * _product(layers) ** (1.0 - gamma)
     return _finish(out, layers, f"gamma[{gamma}]", "score")
