@@ -11,6 +11,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from geosurvey.catalogs._search import NETWORK_ERRORS
 from geosurvey.catalogs._validate import validate_stac
 from geosurvey.errors import CatalogError, CatalogUnreachableError, InputError, MissingInputError
 
@@ -69,8 +70,7 @@ def _collections(source: str | Path | pystac.Catalog) -> Iterator[pystac.Collect
 def _send(session: requests.Session, method: str, url: str, doc: dict[str, Any], timeout_s: float) -> requests.Response:
     try:
         return session.request(method, url, json=doc, timeout=timeout_s)
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-            requests.exceptions.RetryError) as exc:
+    except NETWORK_ERRORS as exc:
         raise CatalogUnreachableError(
             f"STAC API {url} cannot be reached ({type(exc).__name__}, after retries); "
             "check the URL and that the server is running"

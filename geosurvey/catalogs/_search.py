@@ -36,6 +36,13 @@ from geosurvey.errors import (
 
 __all__ = ["open_source", "save_items", "search"]
 
+#: What requests raises when a server cannot be reached or stops answering (after retries).
+NETWORK_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.RetryError,
+)
+
 SourceLike = str | Path | pystac_client.Client | pystac.Catalog | CatalogSource
 
 _RETRY_STATUS = (429, 500, 502, 503, 504)
@@ -326,8 +333,7 @@ def _search_api(client: pystac_client.Client, *, max_items: int, **kwargs: Any) 
         found = client.search(max_items=max_items, **kwargs)
         for item in found.items():
             items.append(item)
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-            requests.exceptions.RetryError) as exc:
+    except NETWORK_ERRORS as exc:
         raise CatalogUnreachableError(
             f"STAC API {url} stopped answering after {len(items)} items ({type(exc).__name__}, "
             "after retries); try again later or narrow the search"
