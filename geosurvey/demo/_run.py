@@ -137,26 +137,21 @@ def _agree_area(survey: object, registry_dir: Path) -> object:
     """A fresh registry with two demo parties that both approve the demo area."""
     from geosurvey.aoi import Registry, generate_keypair
 
-    keys = {
-        code: generate_keypair() for code in ("JP", "US")
-    }  # (private PEM, public) in memory only
+    names = {
+        "JP": ("Japan (demo party)", "日本（デモ当事者）"),
+        "US": ("United States (demo party)", "米国（デモ当事者）"),
+    }
+    keys = {code: generate_keypair() for code in names}  # (private PEM, public): in memory only
     parties = [
         {
-            "code": "JP",
-            "name_en": "Japan (demo party)",
-            "name_ja": "日本（デモ当事者）",
+            "code": code,
+            "name_en": name_en,
+            "name_ja": name_ja,
             "agency": "DEMO — not a real agency key",
-            "public_keys": [keys["JP"][1]],
+            "public_keys": [keys[code][1]],
             "demo_only": True,
-        },
-        {
-            "code": "US",
-            "name_en": "United States (demo party)",
-            "name_ja": "米国（デモ当事者）",
-            "agency": "DEMO — not a real agency key",
-            "public_keys": [keys["US"][1]],
-            "demo_only": True,
-        },
+        }
+        for code, (name_en, name_ja) in names.items()
     ]
     registry = Registry.init(registry_dir, parties=parties)
     area = registry.propose(
@@ -290,7 +285,7 @@ def run_demo(
             survey = make_demo_survey(seed=seed, resolution=resolution)
             registry = _agree_area(survey, work / "aoi")
             area = registry.get("demo-iocg")
-            status = registry.status(area.id)
+            status = area.status
         with stage("catalogue"):
             catalog_path = _write_catalogue(survey, work / "catalog")
         with stage("load"):
@@ -307,11 +302,12 @@ def run_demo(
         with stage("evaluate"):
             result = evaluate(prospectivity, survey.occurrences)
             per_layer = {}
-            for name, layer in layers.items():
-                # distance and eTh/K are favourable when small: evaluate their negatives
-                favourable = -layer if name in {"fault_distance", "eth_k"} else layer
-                per_layer[name] = round(
-                    evaluate(favourable.rename(name), survey.occurrences).roc_auc, 4
+            for spec in recipe.evidence:
+                # a layer the recipe favours when small (a distance, eTh/K) is ranked by its negative
+                small = spec.kind == "small" or spec.params.get("increasing") is False
+                layer = -layers[spec.layer] if small else layers[spec.layer]
+                per_layer[spec.layer] = round(
+                    evaluate(layer.rename(spec.layer), survey.occurrences).roc_auc, 4
                 )
             metrics = {
                 **result.to_dict(),
@@ -320,7 +316,9 @@ def run_demo(
                 "recipe": recipe.id,
             }
         with stage("publish"):
-            write_cog(prospectivity.assign_attrs(source="DEMO (synthetic) data"), work / "score.tif")
+            write_cog(
+                prospectivity.assign_attrs(source="DEMO (synthetic) data"), work / "score.tif"
+            )
             publish.write_outputs_catalog(
                 {"score": work / "score.tif"},
                 work / "outputs",
