@@ -208,7 +208,6 @@ def write_cog(
         Replace an existing file.
     """
     path = Path(path)
-    _check_parent_writable(path)
     if path.exists() and not overwrite:
         raise OutputError(f"{path} exists; pass overwrite=True or choose another name")
     if da.ndim != 2:
@@ -216,7 +215,9 @@ def write_cog(
     if da.rio.crs is None:
         raise InputError(f"layer {da.name!r} has no CRS; cannot write {path}")
     tags = {k: str(v) for k, v in da.attrs.items() if k in {"units", "long_name", "history", "source"}}
-    out = da.rio.write_nodata(nodata, encoded=False) if nodata is not None else da
+    out = da.copy(deep=False)  # never touch the caller's attributes
+    if nodata is not None:
+        out = out.rio.write_nodata(nodata, encoded=False)
     out.attrs = {}
     with atomic_path(path) as tmp:
         out.rio.to_raster(
