@@ -25,10 +25,12 @@ _SUBMODULES = (
     "evaluation",
     "evidence",
     "grid",
+    "i18n",
     "io",
     "prospectivity",
     "provenance",
     "publish",
+    "runner",
     "testing",
 )
 _NAMES = {

@@ -9,7 +9,7 @@ Outputs
     :func:`write_outputs_catalog` describes output COGs as a static STAC catalogue.
 """
 
-from geosurvey.publish._i18n import LANGUAGES, TEXT
+from geosurvey.i18n import LANGUAGES, TEXT
 from geosurvey.publish._outputs import write_outputs_catalog
 from geosurvey.publish._raster import MAX_PIXELS, RasterImage, raster_image
 from geosurvey.publish._vectors import SURVEY_AREA_STATUSES

@@ -16,7 +16,7 @@ import shapely
 import shapely.affinity
 
 from geosurvey.errors import CRSError, GeometryError, InputError
-from geosurvey.publish._i18n import TEXT, Language
+from geosurvey.i18n import TEXT, Language
 
 __all__ = ["SURVEY_AREA_STATUSES"]
 

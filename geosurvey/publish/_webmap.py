@@ -24,9 +24,9 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from geosurvey.errors import InputError, OutputError
+from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text
 from geosurvey.publish._assets import _RawHTML, leaflet_version, use_offline_leaflet
-from geosurvey.publish._i18n import TEXT, Language, check_lang
 from geosurvey.publish._raster import (
     MAX_PIXELS,
     RasterImage,

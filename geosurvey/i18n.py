@@ -1,4 +1,5 @@
-"""User-interface text of geosurvey's maps, in English (``en``) and Japanese (``ja``).
+"""All user-facing text of geosurvey (maps, run and demo progress, reports), in English (``en``) and
+Japanese (``ja``): the one language table.
 
 ``TEXT[lang][key]`` is a plain string; a few contain ``str.format`` fields (named in braces).
 Both languages have exactly the same keys (a test checks it). Data values (area names, commodity

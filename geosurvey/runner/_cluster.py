@@ -1,8 +1,7 @@
-"""Running geosurvey's work on Dask: in threads, on a LocalCluster, or on an existing cluster.
+"""Where Dask work runs: in threads, on a LocalCluster, or on an existing cluster.
 
-This module grows into ``run(area, recipe)`` for one area and ``batch(areas)`` across a cluster
-(their own issue); today it provides the one piece every entry point shares, :func:`dask_client`,
-so that ``geosurvey demo --scheduler ...``, notebooks and batch jobs pick a scheduler the same way.
+Every entry point (``geosurvey run``, ``geosurvey demo``, notebooks, batch jobs) picks its scheduler
+through :func:`dask_client`.
 """
 
 from __future__ import annotations
