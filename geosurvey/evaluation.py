@@ -28,6 +28,7 @@ import odc.geo.xr  # noqa: F401  (registers the .odc accessor)
 import xarray as xr
 
 from geosurvey.errors import CRSError, InputError
+from geosurvey.grid import grid_crs
 
 __all__ = [
     "Evaluation",
@@ -40,7 +41,7 @@ __all__ = [
 
 
 def _crs_of(grid: xr.DataArray) -> object:
-    crs = grid.odc.crs
+    crs = grid_crs(grid)
     if crs is None:
         raise CRSError(
             f"layer {grid.name!r} has no CRS; load it with geosurvey.catalogs.load or set one"

@@ -10,15 +10,106 @@ aligned to whole pixels. Bounds are given W, E, S, N in the grid's CRS where thi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
+import odc.geo.xr  # noqa: F401  (registers the .odc accessor)
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import shapely
+import xarray as xr
 from odc.geo import geom as odc_geom
 from odc.geo.geobox import GeoBox
 from pyproj import CRS
 
-from geosurvey.errors import CRSError, GeometryError
+from geosurvey.errors import CRSError, GeometryError, InputError
 
-__all__ = ["geobox_for", "utm_crs"]
+__all__ = [
+    "check_metric_crs",
+    "check_same_grid",
+    "geobox_for",
+    "grid_crs",
+    "is_metric_crs",
+    "utm_crs",
+]
+
+
+def is_metric_crs(crs: Any) -> bool:
+    """Whether ``crs`` (anything pyproj reads) is a projected CRS whose first axis is in metres."""
+    crs = CRS.from_user_input(crs)
+    return bool(crs.is_projected and crs.axis_info[0].unit_name in {"metre", "meter"})
+
+
+def check_metric_crs(crs: Any, *, what: str, fix: str) -> CRS:
+    """Return ``crs`` as a pyproj CRS, or raise :class:`CRSError` if it is not projected in metres.
+
+    The one check of "distances need metres" shared by the analysis grid, the survey areas, the
+    evidence functions and gridding. ``what`` names the thing at fault (``"distance_to_features:
+    the grid"``), ``fix`` says what to do.
+    """
+    crs = CRS.from_user_input(crs)
+    if not is_metric_crs(crs):
+        raise CRSError(f"{what} is in {crs.to_string()}, not a projected CRS in metres; {fix}")
+    return crs
+
+
+def grid_crs(grid: xr.DataArray | xr.Dataset) -> CRS | None:
+    """The grid's CRS from its ``spatial_ref`` coordinate (rioxarray or odc-geo), or ``None``."""
+    crs = grid.rio.crs
+    if crs is None:
+        odc_crs = getattr(grid.odc, "crs", None)
+        return None if odc_crs is None else CRS.from_user_input(odc_crs.to_wkt())
+    return CRS.from_user_input(crs.to_wkt())
+
+
+def _layer_label(da: xr.DataArray) -> str:
+    name = getattr(da, "name", None)
+    return repr(name) if name is not None else "<unnamed layer>"
+
+
+def check_same_grid(
+    layers: Sequence[xr.DataArray], *, what: str, names: Sequence[str] | None = None
+) -> None:
+    """Refuse layers that are not on one grid (same CRS, same ``y``/``x`` coordinates).
+
+    xarray aligns on coordinates, so arithmetic on two layers of one shape but shifted coordinates
+    silently inner-joins them to a smaller grid; every stage that combines layers calls this first.
+    Coordinates must agree to a millionth of a pixel (coordinates recomputed from a transform may
+    differ in the last bits).
+
+    Parameters
+    ----------
+    layers
+        Two or more ``(..., y, x)`` layers.
+    what
+        The function or stage, for the message.
+    names
+        Names of the layers for the message (default: their ``.name``).
+    """
+    layers = list(layers)
+    labels = list(names) if names is not None else [_layer_label(da) for da in layers]
+    first, first_crs = layers[0], grid_crs(layers[0])
+    for other, label in zip(layers[1:], labels[1:], strict=True):
+        for dim in ("y", "x"):
+            if dim in first.dims and dim in other.dims:
+                ca, cb = first[dim].values, other[dim].values
+                tolerance = 1e-6 * (abs(ca[1] - ca[0]) if ca.size > 1 else 1.0)
+                if ca.shape != cb.shape or not np.allclose(ca, cb, rtol=0, atol=tolerance):
+                    raise InputError(
+                        f"{what}: {labels[0]} and {label} are not on the same grid ({dim} "
+                        "differs); load or reproject both onto the area's analysis grid first"
+                    )
+            elif (dim in first.dims) != (dim in other.dims):
+                raise InputError(
+                    f"{what}: {labels[0]} has dims {first.dims} but {label} has {other.dims}; "
+                    "give every layer 'y' and 'x' dims on one grid"
+                )
+        other_crs = grid_crs(other)
+        if first_crs is not None and other_crs is not None and first_crs != other_crs:
+            raise InputError(
+                f"{what}: {labels[0]} is in {first_crs.to_string()} but {label} is in "
+                f"{other_crs.to_string()}; reproject one onto the other's grid first"
+            )
 
 
 def utm_crs(longitude: float, latitude: float) -> CRS:
@@ -64,9 +155,9 @@ def geobox_for(
     odc.geo.geobox.GeoBox
         A north-up grid (northing decreasing down the rows, as every GeoTIFF).
     """
-    crs = CRS.from_user_input(crs)
-    if not crs.is_projected or crs.axis_info[0].unit_name not in {"metre", "meter"}:
-        raise CRSError(f"the analysis grid needs a projected CRS in metres; {crs.to_string()} is not")
+    crs = check_metric_crs(
+        crs, what="the analysis grid", fix="give a UTM or equal-area CRS (geosurvey.grid.utm_crs)"
+    )
     if not resolution > 0:
         raise GeometryError(f"resolution must be a positive number of metres, got {resolution}")
     if geometry is None or geometry.is_empty:

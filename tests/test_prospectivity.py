@@ -88,8 +88,13 @@ def test_overlays_match_formulas() -> None:
 
 
 def test_overlays_refuse_mismatched_grids_and_bad_gamma() -> None:
-    with pytest.raises(InputError, match="share one grid"):
+    with pytest.raises(InputError, match="not on the same grid"):
         fuzzy_gamma([layer(np.ones((2, 2)), "a"), layer(np.ones((3, 2)), "b")])
+    # same shape, coordinates shifted by one pixel: xarray would inner-join them to a smaller score
+    a, b = layer(np.ones((4, 4)), "a"), layer(np.ones((4, 4)), "b")
+    b = b.assign_coords(x=b.x + float(b.x[1] - b.x[0]))
+    with pytest.raises(InputError, match="'a' and 'b' are not on the same grid"):
+        fuzzy_gamma([a, b])
     with pytest.raises(InputError, match="gamma must be between"):
         fuzzy_gamma([layer(np.ones((2, 2)))], gamma=1.5)
     with pytest.raises(InputError, match="at least one"):

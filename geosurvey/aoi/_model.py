@@ -49,6 +49,7 @@ from geosurvey.aoi._vocab import (
     normalise_regions,
 )
 from geosurvey.errors import CRSError, InputError, RegistryError
+from geosurvey.grid import is_metric_crs
 
 __all__ = [
     "ACT_KINDS",
@@ -649,7 +650,7 @@ def _check_analysis_crs(value: object, geometry: shapely.Geometry, *, where: str
         crs = CRS.from_user_input(value)
     except Exception as exc:  # pyproj raises CRSError (not ours) and others
         raise CRSError(f"{where}: {value!r} is not a CRS pyproj understands ({exc})") from exc
-    if not crs.is_projected or crs.axis_info[0].unit_name not in {"metre", "meter"}:
+    if not is_metric_crs(crs):
         raise CRSError(
             f"{where}: the analysis CRS must be projected in metres; {_crs_text(crs)} is not"
         )

@@ -229,9 +229,9 @@ def ratio(
     if radiometric:
         result = radiometric_ratio(num, den)
     else:
-        from geosurvey.evidence._common import check_same_grid
+        from geosurvey.grid import check_same_grid
 
-        check_same_grid(num, den, "ratio", (str(numerator), str(denominator)))
+        check_same_grid([num, den], what="ratio", names=(str(numerator), str(denominator)))
         result = band_ratio(xr.Dataset({"numerator": num, "denominator": den}), "numerator", "denominator",
                             name=f"{num.name}_over_{den.name}")
     _write(result, out, inputs={"numerator": numerator, "denominator": denominator},

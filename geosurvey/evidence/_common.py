@@ -16,7 +16,9 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from pyproj import CRS
 
+from geosurvey import grid as _grid
 from geosurvey.errors import BandError, CRSError, InputError
+from geosurvey.grid import grid_crs
 
 __all__: list[str] = []
 
@@ -30,15 +32,6 @@ def layer_name(da: xr.DataArray | xr.Dataset) -> str:
     return repr(name) if name is not None else "<unnamed layer>"
 
 
-def grid_crs(grid: xr.DataArray | xr.Dataset) -> CRS | None:
-    """The grid's CRS from its ``spatial_ref`` coordinate (rioxarray or odc-geo), or ``None``."""
-    crs = grid.rio.crs
-    if crs is None:
-        odc_crs = getattr(grid.odc, "crs", None)
-        return None if odc_crs is None else CRS.from_user_input(odc_crs.to_wkt())
-    return CRS.from_user_input(crs.to_wkt())
-
-
 def check_metric_crs(grid: xr.DataArray, func: str) -> CRS:
     """Refuse grids without a projected CRS in metres (distances and wavenumbers need metres)."""
     crs = grid_crs(grid)
@@ -47,13 +40,12 @@ def check_metric_crs(grid: xr.DataArray, func: str) -> CRS:
             f"{func}: layer {layer_name(grid)} has no CRS (no 'spatial_ref' coordinate); "
             "read it with geosurvey.io.read_raster or set one with da.rio.write_crs(...)"
         )
-    if not crs.is_projected or crs.axis_info[0].unit_name not in {"metre", "meter"}:
-        raise CRSError(
-            f"{func}: layer {layer_name(grid)} is in {crs.to_string()}, not a projected CRS in "
-            "metres; reproject it first (e.g. da.rio.reproject('EPSG:326xx') or load it on the "
-            "area's analysis grid)"
-        )
-    return crs
+    return _grid.check_metric_crs(
+        crs,
+        what=f"{func}: layer {layer_name(grid)}",
+        fix="reproject it first (e.g. da.rio.reproject('EPSG:326xx') or load it on the area's "
+        "analysis grid)",
+    )
 
 
 def check_yx(grid: xr.DataArray, func: str) -> None:
@@ -185,27 +177,6 @@ def as_reflectance_float(band: xr.DataArray) -> xr.DataArray:
 def safe_divide(numerator: xr.DataArray, denominator: xr.DataArray) -> xr.DataArray:
     """``numerator / denominator`` with NaN (never ±inf) where the denominator is 0 or NaN."""
     return numerator / denominator.where(denominator != 0)
-
-
-def check_same_grid(a: xr.DataArray, b: xr.DataArray, func: str, names: tuple[str, str]) -> None:
-    """Refuse two layers on different grids (xarray would silently intersect them)."""
-    for dim in ("y", "x"):
-        if dim in a.dims and dim in b.dims:
-            ca, cb = a[dim].values, b[dim].values
-            # equal to a millionth of a pixel (coordinates recomputed from a transform may differ
-            # in the last bits)
-            tolerance = 1e-6 * (abs(ca[1] - ca[0]) if ca.size > 1 else 1.0)
-            if ca.shape != cb.shape or not np.allclose(ca, cb, rtol=0, atol=tolerance):
-                raise InputError(
-                    f"{func}: {names[0]} and {names[1]} are not on the same grid ({dim} differs); "
-                    "load or reproject both onto the area's analysis grid first"
-                )
-    ca, cb = grid_crs(a), grid_crs(b)
-    if ca is not None and cb is not None and ca != cb:
-        raise InputError(
-            f"{func}: {names[0]} is in {ca.to_string()} but {names[1]} is in {cb.to_string()}; "
-            "reproject one onto the other's grid first"
-        )
 
 
 def keep_coords(result: xr.DataArray, like: xr.DataArray) -> xr.DataArray:

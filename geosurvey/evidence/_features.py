@@ -27,9 +27,9 @@ import xarray as xr
 from affine import Affine
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
-from pyproj import CRS
 
 from geosurvey.errors import CRSError, GeometryError, InputError
+from geosurvey.grid import check_metric_crs
 from geosurvey.provenance import annotate
 
 __all__ = [
@@ -68,12 +68,11 @@ def _geobox(like: xr.DataArray | GeoBox, func: str) -> tuple[GeoBox, tuple[tuple
         chunks = (like.chunksizes["y"], like.chunksizes["x"]) if like.chunks else None
     else:
         raise InputError(f"{func}: 'like' must be a DataArray or an odc.geo GeoBox, got {type(like).__name__}")
-    crs = CRS.from_user_input(gbox.crs.to_wkt())
-    if not crs.is_projected or crs.axis_info[0].unit_name not in {"metre", "meter"}:
-        raise CRSError(
-            f"{func}: the grid is in {crs.to_string()}, not a projected CRS in metres; use the "
-            "area's analysis grid (geosurvey.grid.geobox_for)"
-        )
+    check_metric_crs(
+        gbox.crs.to_wkt(),
+        what=f"{func}: the grid",
+        fix="use the area's analysis grid (geosurvey.grid.geobox_for)",
+    )
     if gbox.affine.b != 0 or gbox.affine.d != 0:
         raise InputError(f"{func}: rotated grids are not supported; resample onto a north-up grid")
     return gbox, chunks

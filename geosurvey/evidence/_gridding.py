@@ -22,8 +22,8 @@ from odc.geo.xr import xr_coords
 from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
-from geosurvey.errors import CRSError, InputError
-from geosurvey.grid import utm_crs
+from geosurvey.errors import InputError
+from geosurvey.grid import check_metric_crs, utm_crs
 from geosurvey.provenance import annotate
 
 __all__ = ["grid_survey_lines"]
@@ -41,9 +41,9 @@ def _projected(table: pd.DataFrame, coordinates: tuple[str, str], coordinates_cr
         else:
             lon, lat = Transformer.from_crs(src, "EPSG:4326", always_xy=True).transform(np.nanmean(x), np.nanmean(y))
             crs = utm_crs(lon, lat)
-    crs = CRS.from_user_input(crs)
-    if not crs.is_projected or crs.axis_info[0].unit_name not in {"metre", "meter"}:
-        raise CRSError(f"grid_survey_lines: crs={crs.to_string()} must be a projected CRS in metres")
+    crs = check_metric_crs(
+        crs, what="grid_survey_lines: crs", fix="give a UTM zone (geosurvey.grid.utm_crs)"
+    )
     east, north = Transformer.from_crs(src, crs, always_xy=True).transform(x, y)
     return np.asarray(east), np.asarray(north), crs
 

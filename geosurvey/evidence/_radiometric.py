@@ -16,7 +16,8 @@ import numpy as np
 import xarray as xr
 
 from geosurvey.errors import InputError
-from geosurvey.evidence._common import check_same_grid, check_yx, describe, layer_name
+from geosurvey.evidence._common import check_yx, describe, layer_name
+from geosurvey.grid import check_same_grid
 
 __all__ = ["potassium_anomaly", "radiometric_ratio", "ternary_rgb"]
 
@@ -54,7 +55,7 @@ def radiometric_ratio(
     func = "radiometric_ratio"
     check_yx(numerator, func)
     check_yx(denominator, func)
-    check_same_grid(numerator, denominator, func, (layer_name(numerator), layer_name(denominator)))
+    check_same_grid([numerator, denominator], what=func)
     valid = (denominator > 0) & (numerator >= 0)
     out = (numerator / denominator.where(denominator > 0)).where(valid)
     nu, du = _units(numerator), _units(denominator)
@@ -115,7 +116,7 @@ def potassium_anomaly(
     func = "potassium_anomaly"
     check_yx(potassium, func)
     check_yx(thorium, func)
-    check_same_grid(potassium, thorium, func, (layer_name(potassium), layer_name(thorium)))
+    check_same_grid([potassium, thorium], what=func)
     if method not in ("regression", "thorium-normalised"):
         raise InputError(f"{func}: method={method!r} must be 'regression' or 'thorium-normalised'")
     valid = potassium.notnull() & thorium.notnull()
@@ -186,8 +187,7 @@ def ternary_rgb(
         check_yx(layer, func)
         if layer.ndim != 2:
             raise InputError(f"{func}: {label} grid {layer_name(layer)} must be 2-D (y, x), has {layer.dims}")
-    check_same_grid(potassium, thorium, func, ("K", "eTh"))
-    check_same_grid(potassium, uranium, func, ("K", "eU"))
+    check_same_grid([potassium, thorium, uranium], what=func, names=("K", "eTh", "eU"))
     low, high = percentiles
     if not 0 <= low < high <= 100:
         raise InputError(f"{func}: percentiles={percentiles} must satisfy 0 <= low < high <= 100")

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from geosurvey.errors import InputError
+from geosurvey.grid import check_same_grid
 from geosurvey.provenance import annotate
 
 __all__ = [
@@ -141,12 +142,7 @@ def _stack(layers: Sequence[xr.DataArray]) -> list[xr.DataArray]:
     layers = list(layers)
     if not layers:
         raise InputError("a fuzzy overlay needs at least one membership layer")
-    for layer in layers:
-        if layer.ndim != layers[0].ndim or layer.shape != layers[0].shape:
-            raise InputError(
-                f"membership layers must share one grid; {layer.name!r} has shape {layer.shape}, "
-                f"{layers[0].name!r} has {layers[0].shape}: load them on the same GeoBox"
-            )
+    check_same_grid(layers, what="fuzzy overlay")
     return layers
 
 
