@@ -250,7 +250,9 @@ def _features(path: Path, layer: str | None):
         raise InputError(f"cannot read features from {path}: {exc}") from exc
 
 
-Where_ = Annotated[str | None, typer.Option(help="Attribute filter (pandas query), e.g. \"NAME.str.contains('shear', na=False)\".")]
+Where_ = Annotated[str | None, typer.Option(
+    help="Attribute filter (grammar of geosurvey.filters: columns, ==/</in, and/or/not, .str.contains), "
+    "e.g. \"NAME.str.contains('shear', case=False)\".")]
 Layer_ = Annotated[str | None, typer.Option(help="Layer of a multi-layer features file.")]
 
 

@@ -6,8 +6,8 @@ CRS: they are reprojected to the grid's CRS (projected, metres). The grid is giv
 :class:`~odc.geo.geobox.GeoBox`. Results are lazy Dask arrays computed block by block: no global
 step, memory per task about the block plus the features.
 
-``where`` filters features with a pandas query on their attributes, evaluated with the Python
-engine so string methods work, e.g. ``where="STRUCTUR_1.str.contains('shear')"``.
+``where`` filters features by their attributes with the stated grammar of :mod:`geosurvey.filters`
+(parsed, never evaluated as code), e.g. ``where="STRUCTUR_1.str.contains('shear')"``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import dask.array
 import geopandas as gpd
 import numpy as np
 import odc.geo.xr  # noqa: F401  (registers the .odc accessor)
-import pandas as pd
 import rasterio.features
 import shapely
 import xarray as xr
@@ -29,6 +28,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 
 from geosurvey.errors import CRSError, GeometryError, InputError
+from geosurvey.filters import apply_filter
 from geosurvey.grid import check_metric_crs
 from geosurvey.provenance import annotate
 
@@ -79,15 +79,20 @@ def _geobox(like: xr.DataArray | GeoBox, func: str) -> tuple[GeoBox, tuple[tuple
 
 
 def filter_features(features: gpd.GeoDataFrame, where: str, *, label: str = "features") -> gpd.GeoDataFrame:
-    """Keep the features matching ``where``, a pandas query on their attributes.
+    """Keep the features matching the attribute filter ``where``.
+
+    The filter is data, not code: it is parsed by the grammar of :mod:`geosurvey.filters`
+    (columns, comparisons, literals, ``and``/``or``/``not``, ``in``, ``.isna()``/``.notna()``
+    and the string predicates ``.str.contains``/``startswith``/``endswith``/``fullmatch``) and
+    evaluated with pandas operations; anything else is refused before it runs.
 
     Parameters
     ----------
     features : geopandas.GeoDataFrame
         The features.
     where : str
-        A :meth:`pandas.DataFrame.query` expression (Python engine), e.g.
-        ``"STRUCTUR_1.str.contains('shear', case=False)"`` or ``"ROCK_CLASS == 'igneous'"``.
+        The filter, e.g. ``"STRUCTUR_1.str.contains('shear', case=False)"`` or
+        ``"ROCK_CLASS == 'igneous'"``.
     label : str
         What the features are, for messages.
 
@@ -99,24 +104,10 @@ def filter_features(features: gpd.GeoDataFrame, where: str, *, label: str = "fea
     Raises
     ------
     geosurvey.errors.InputError
-        If the expression is invalid (the message lists the columns) or matches nothing.
+        If the filter is not of the grammar, names a missing column (the message lists the
+        columns) or matches nothing.
     """
-    if not isinstance(where, str) or not where.strip():
-        raise InputError(f"filter_features: where must be a non-empty query string, got {where!r}")
-    try:
-        mask = features.eval(where, engine="python")
-    except Exception as exc:
-        columns = ", ".join(map(str, features.columns.drop(features.geometry.name)))
-        raise InputError(
-            f"cannot filter {label} with where={where!r}: {exc}; the columns are: {columns}"
-        ) from exc
-    mask = pd.Series(mask, index=features.index) if not isinstance(mask, pd.Series) else mask
-    if mask.dtype != bool:
-        mask = mask.fillna(False).astype(bool) if mask.dtype == object else mask.astype(bool)
-    out = features[mask.fillna(False).to_numpy(dtype=bool)]
-    if out.empty:
-        raise InputError(f"where={where!r} selects none of the {len(features)} {label}; check the values")
-    return out
+    return apply_filter(features, where, label=label)
 
 
 def _prepare_features(
