@@ -21,9 +21,9 @@ import re
 from importlib import resources
 
 import folium
-from branca.element import Element
 
 from geosurvey.errors import GeosurveyError
+from geosurvey.publish._render import RawHTML
 
 __all__ = ["LEAFLET_PACKAGE", "leaflet_css", "leaflet_js", "leaflet_version", "use_offline_leaflet"]
 
@@ -38,22 +38,6 @@ _IMAGES = (
     "marker-icon-2x.png",
     "marker-shadow.png",
 )
-
-
-class _RawHTML(Element):
-    """An element that renders its text verbatim.
-
-    branca's :class:`~branca.element.Element` renders its text as a Jinja template, which would
-    misread any ``{{`` or ``{%`` inside minified JavaScript; this one does not template at all.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__("")
-        self._name = "RawHTML"
-        self.text = text
-
-    def render(self, **kwargs: object) -> str:
-        return self.text
 
 
 def _static(name: str) -> bytes:
@@ -139,7 +123,7 @@ def use_offline_leaflet(m: folium.Map) -> folium.Map:
     m.default_js = []
     m.default_css = []
     header = m.get_root().header
-    header.add_child(_RawHTML(f"<style>\n{leaflet_css()}\n</style>"), name="gs_leaflet_css")
-    header.add_child(_RawHTML(f"<script>\n{leaflet_js()}\n</script>"), name="gs_leaflet_js")
-    header.add_child(_RawHTML(_icon_defaults()), name="gs_leaflet_icons")
+    header.add_child(RawHTML(f"<style>\n{leaflet_css()}\n</style>"), name="gs_leaflet_css")
+    header.add_child(RawHTML(f"<script>\n{leaflet_js()}\n</script>"), name="gs_leaflet_js")
+    header.add_child(RawHTML(_icon_defaults()), name="gs_leaflet_icons")
     return m

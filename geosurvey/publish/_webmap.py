@@ -19,14 +19,14 @@ import folium
 import geopandas as gpd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from branca.element import Figure, MacroElement
+from branca.element import MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
 
 from geosurvey.errors import InputError, OutputError
 from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text
-from geosurvey.publish._assets import _RawHTML, leaflet_version, use_offline_leaflet
+from geosurvey.publish._assets import leaflet_version, use_offline_leaflet
 from geosurvey.publish._raster import (
     MAX_PIXELS,
     RasterImage,
@@ -34,6 +34,7 @@ from geosurvey.publish._raster import (
     _check_grid,
     _raster_images,
 )
+from geosurvey.publish._render import RawHTML, VerbatimFigure, VerbatimMacroElement
 from geosurvey.publish._vectors import (
     _LINES,
     _POINTS,
@@ -127,8 +128,8 @@ _BIND_POPUPS = JsCode(
 # --------------------------------------------------------------------------------------------
 
 
-class _Page(Figure):
-    """folium's page with ``<html lang>`` and an escaped ``<title>``."""
+class _Page(VerbatimFigure):
+    """folium's page with ``<html lang>`` and an escaped ``<title>``, rendered verbatim."""
 
     _template = Template(
         "<!DOCTYPE html>\n"
@@ -151,7 +152,7 @@ class _Page(Figure):
         self.lang = lang
 
 
-class _Control(MacroElement):
+class _Control(VerbatimMacroElement):
     """A Leaflet control holding HTML; with ``layer``, shown only while that layer is on."""
 
     _template = Template(
@@ -195,7 +196,7 @@ class _Control(MacroElement):
         self.layer = layer
 
 
-class _Chrome(MacroElement):
+class _Chrome(VerbatimMacroElement):
     """Translated zoom buttons, a metric scale bar and the attribution line."""
 
     _template = Template(
@@ -558,7 +559,7 @@ def _new_map(
     m = folium.Map(location=None, tiles=None, zoom_control=False, prefer_canvas=False)
     _Page(lang=lang, title=title).add_child(m)
     use_offline_leaflet(m)
-    m.get_root().header.add_child(_RawHTML(_CSS), name="gs_css")
+    m.get_root().header.add_child(RawHTML(_CSS), name="gs_css")
     for pane, z_index in _PANES.items():
         folium.map.CustomPane(pane, z_index=z_index, pointer_events=pane != "gs-rasters").add_to(m)
     _Control(
