@@ -99,6 +99,7 @@ def propose(
 ) -> SurveyArea:
     """Propose a test area from ``bbox`` (or any ``geometry`` input) with :data:`FIELDS`."""
     source = bbox if geometry is None else geometry
+    fields.setdefault("date", "2025-11-01")  # before the approvals the tests date in 2025-11
     return reg.propose(
         source, id=area_id, proposer=fields.pop("proposer", "US"), **{**FIELDS, **fields}
     )

@@ -95,10 +95,7 @@ def read_parties(path: Path) -> dict[str, Party]:
         raise RegistryError(f"{path}: no [[parties]] tables; name at least the framework parties")
     parties: dict[str, Party] = {}
     for i, row in enumerate(rows):
-        try:
-            party = Party.from_mapping(row, where=f"{path} parties[{i}]")
-        except InputError as exc:
-            raise RegistryError(f"{path} parties[{i}]: {exc}") from exc
+        party = Party.from_mapping(row, where=f"{path} parties[{i}]")
         if party.code in parties:
             raise RegistryError(f"{path}: party {party.code} is listed twice")
         parties[party.code] = party

@@ -17,6 +17,9 @@ party whose ``countries`` include one of the area's region codes (a third-countr
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import dataclasses
 import datetime as dt
 import html
@@ -48,8 +51,9 @@ from geosurvey.aoi._vocab import (
     normalise_methods,
     normalise_regions,
 )
-from geosurvey.errors import CRSError, InputError, RegistryError
+from geosurvey.errors import CRSError, GeosurveyError, InputError, RegistryError
 from geosurvey.grid import is_metric_crs
+from geosurvey.text import control_characters, describe_character
 
 __all__ = [
     "ACT_KINDS",
@@ -64,8 +68,11 @@ __all__ = [
     "Status",
     "SurveyArea",
     "check_id",
+    "check_text",
     "derive_status",
+    "is_party_code",
     "required_parties",
+    "text_problems",
     "with_status",
 ]
 
@@ -79,8 +86,30 @@ AREA_SCHEMA = "geosurvey-aoi/1"
 _DECISION_SCHEMA = "geosurvey-aoi-decision/1"
 _ACT_SCHEMA = "geosurvey-aoi-act/1"
 
-_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-_PARTY = re.compile(r"^[A-Z][A-Z0-9-]{1,15}$")
+# Matched with re.fullmatch: "$" would let a trailing newline through ("abc\n").
+_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+_PARTY = re.compile(r"[A-Z][A-Z0-9-]{1,15}")
+
+# True while an area file is parsed: text read back from a file is kept as it is even when it holds
+# control characters (so one hand edit cannot make the whole registry unreadable); validate()
+# reports them and the command line prints them escaped. New text is always refused.
+_READING_FILE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "geosurvey_aoi_reading_file", default=False
+)
+
+
+@contextlib.contextmanager
+def _reading_file():
+    token = _READING_FILE.set(True)
+    try:
+        yield
+    finally:
+        _READING_FILE.reset(token)
+
+
+def is_party_code(code: object) -> bool:
+    """Whether ``code`` is a party code: 2–16 upper-case letters, digits or hyphens (``"JP"``)."""
+    return isinstance(code, str) and _PARTY.fullmatch(code) is not None
 
 
 def check_id(area_id: object, *, where: str = "id") -> str:
@@ -88,7 +117,7 @@ def check_id(area_id: object, *, where: str = "id") -> str:
 
     Ids name files in ``aoi/``, so they can hold no path separator, no dot and no upper case.
     """
-    if not isinstance(area_id, str) or not _ID.match(area_id):
+    if not isinstance(area_id, str) or not _ID.fullmatch(area_id):
         raise RegistryError(
             f"{where}: {area_id!r} is not a valid area id; use 1–64 lower-case letters, digits and "
             "hyphens (no '/', '.', spaces), not starting or ending with a hyphen, e.g. 'mountain-pass'"
@@ -96,19 +125,53 @@ def check_id(area_id: object, *, where: str = "id") -> str:
     return area_id
 
 
-def _check_text(
-    value: object, *, where: str, multiline: bool = False, required: bool = True
-) -> str:
+def check_text(value: object, *, where: str, multiline: bool = False, required: bool = True) -> str:
+    """Return ``value`` stripped and NFC-normalised if it is text without control characters.
+
+    Parameters
+    ----------
+    value
+        The text (a name, a note, a reason).
+    where
+        What to name in the error (``"area 'x' name_en"``).
+    multiline
+        Allow newlines and tabs (free text such as notes); names and reasons are one line.
+    required
+        Refuse empty text.
+
+    Raises
+    ------
+    InputError
+        Not text, empty when required, or holding a control character (see
+        :func:`geosurvey.text.control_characters`).
+    """
     if not isinstance(value, str):
         raise InputError(f"{where}: expected text, got {type(value).__name__}")
     text = unicodedata.normalize("NFC", value.strip())
     if required and not text:
         raise InputError(f"{where}: must not be empty")
-    allowed = {"\n", "\t"} if multiline else set()
-    for ch in text:
-        if unicodedata.category(ch) in {"Cc", "Cf"} and ch not in allowed:
-            raise InputError(f"{where}: contains the control character {ch!r}; remove it")
+    bad = control_characters(text, multiline=multiline)
+    if bad and not _READING_FILE.get():
+        kind = "text of several lines" if multiline else "one line of text"
+        raise InputError(
+            f"{where}: contains the control character {describe_character(bad[0])}; it must be "
+            f"{kind} without control characters: remove it"
+        )
     return text
+
+
+def text_problems(area: SurveyArea) -> list[str]:
+    """Where the text of a stored ``area`` holds control characters (hand edits, older files):
+    ``["name_en contains U+001B (ESCAPE)", ...]``, empty when there are none."""
+    fields = [("name_en", area.name_en, False), ("name_ja", area.name_ja, False),
+              ("notes", area.notes, True)]  # fmt: skip
+    fields += [(f"history[{i}] summary", h.summary, True) for i, h in enumerate(area.history)]
+    out = []
+    for name, value, multiline in fields:
+        bad = control_characters(value, multiline=multiline)
+        if bad:
+            out.append(f"{name} contains the control character {describe_character(bad[0])}")
+    return out
 
 
 def _as_date(value: object, *, where: str) -> dt.date:
@@ -167,19 +230,43 @@ class Party:
 
     def __post_init__(self) -> None:
         where = f"party {self.code!r}"
-        if not isinstance(self.code, str) or not _PARTY.match(self.code):
+        if not is_party_code(self.code):
             raise RegistryError(
                 f"{where}: party codes are 2–16 upper-case letters, digits or hyphens (e.g. JP)"
             )
-        object.__setattr__(self, "name_en", _check_text(self.name_en, where=f"{where} name_en"))
-        object.__setattr__(self, "name_ja", _check_text(self.name_ja, where=f"{where} name_ja"))
+        for name in ("framework", "demo_only"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                got = f"the text {value!r}" if isinstance(value, str) else f"{value!r}"
+                raise RegistryError(
+                    f"{where} {name}: expected true or false, got {got}; write {name} = true or "
+                    f"{name} = false (a TOML boolean, no quotes)"
+                )
+        for name in ("public_keys", "countries"):
+            value = getattr(self, name)
+            if name == "countries" and value is None:
+                continue
+            ok = isinstance(value, str) or (
+                isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+            )
+            if not ok:
+                raise RegistryError(
+                    f"{where} {name}: expected a list of text values, got {value!r}; write e.g. "
+                    + (
+                        'countries = ["FI"]'
+                        if name == "countries"
+                        else 'public_keys = ["<base64 key>"]'
+                    )
+                )
+        object.__setattr__(self, "name_en", check_text(self.name_en, where=f"{where} name_en"))
+        object.__setattr__(self, "name_ja", check_text(self.name_ja, where=f"{where} name_ja"))
         object.__setattr__(
-            self, "agency", _check_text(self.agency, where=f"{where} agency", required=False)
+            self, "agency", check_text(self.agency, where=f"{where} agency", required=False)
         )
         object.__setattr__(
             self,
             "agency_ja",
-            _check_text(self.agency_ja, where=f"{where} agency_ja", required=False),
+            check_text(self.agency_ja, where=f"{where} agency_ja", required=False),
         )
         keys = (self.public_keys,) if isinstance(self.public_keys, str) else tuple(self.public_keys)
         for i, key in enumerate(keys):
@@ -195,6 +282,10 @@ class Party:
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], *, where: str = "parties") -> Party:
         """Build a party from a ``parties.toml`` table (or the dicts given to ``Registry.init``)."""
+        if not isinstance(row, Mapping):
+            raise RegistryError(
+                f"{where}: expected a table of code, name_en, name_ja, ..., got {row!r}"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(row) - known
         if unknown:
@@ -204,7 +295,10 @@ class Party:
         missing = {"code", "name_en", "name_ja"} - set(row)
         if missing:
             raise RegistryError(f"{where}: missing field(s) {', '.join(sorted(missing))}")
-        return cls(**row)
+        try:
+            return cls(**row)
+        except GeosurveyError as exc:
+            raise RegistryError(f"{where}: {exc}") from exc
 
     def to_mapping(self) -> dict[str, Any]:
         """The ``parties.toml`` table of this party (sorted keys)."""
@@ -308,6 +402,14 @@ class HistoryEntry:
     digest: str
     summary: str = ""
 
+    def __post_init__(self) -> None:
+        # One line: summaries are printed one per line by `history` and `show`.
+        object.__setattr__(
+            self,
+            "summary",
+            check_text(self.summary, where=f"{self.action} summary", required=False),
+        )
+
     def to_mapping(self) -> dict[str, str]:
         return {
             "action": self.action,
@@ -331,9 +433,7 @@ class HistoryEntry:
             party=str(row["party"]),
             action=row["action"],
             digest=str(row["digest"]),
-            summary=_check_text(
-                row["summary"], where=f"{where} summary", multiline=True, required=False
-            ),
+            summary=check_text(row["summary"], where=f"{where} summary", required=False),
         )
 
 
@@ -421,8 +521,8 @@ class SurveyArea:
         area = check_id(self.id)
         where = f"area {area!r}"
         set_ = object.__setattr__
-        set_(self, "name_en", _check_text(self.name_en, where=f"{where} name_en"))
-        set_(self, "name_ja", _check_text(self.name_ja, where=f"{where} name_ja"))
+        set_(self, "name_en", check_text(self.name_en, where=f"{where} name_en"))
+        set_(self, "name_ja", check_text(self.name_ja, where=f"{where} name_ja"))
         geometry, _ = normalise_geometry(self.geometry, where=f"{where} geometry")
         set_(self, "geometry", geometry)
         set_(self, "region", normalise_regions(_tuple_of(self.region), where=f"{where} region"))
@@ -440,7 +540,7 @@ class SurveyArea:
             ),
         )
         set_(self, "methods", normalise_methods(_tuple_of(self.methods), where=f"{where} methods"))
-        if self.proposer and not _PARTY.match(str(self.proposer)):
+        if self.proposer and not is_party_code(self.proposer):
             raise InputError(f"{where} proposer: {self.proposer!r} is not a party code (e.g. US)")
         if self.period is not None:
             if isinstance(self.period, str) or len(self.period) != 2:
@@ -457,7 +557,7 @@ class SurveyArea:
         set_(
             self,
             "notes",
-            _check_text(self.notes, where=f"{where} notes", multiline=True, required=False),
+            check_text(self.notes, where=f"{where} notes", multiline=True, required=False),
         )
         set_(
             self,
@@ -572,31 +672,32 @@ class SurveyArea:
                 )
             period = (period["start"], period["end"])
         try:
-            return cls(
-                id=feature.get("id"),  # type: ignore[arg-type]
-                name_en=props["name_en"],
-                name_ja=props["name_ja"],
-                geometry=geometry_from_geojson(
-                    feature.get("geometry") or {}, where=f"{where} geometry"
-                ),
-                region=tuple(props["region"]),
-                commodities=tuple(props["commodities"]),
-                deposit_models=tuple(props["deposit_models"]),
-                methods=tuple(props["methods"]),
-                proposer=props["proposer"],
-                period=period,
-                priority=props["priority"],
-                notes=props["notes"],
-                analysis_crs=props["analysis_crs"],
-                acts=tuple(
-                    Act.from_mapping(a, where=f"{where} acts[{i}]")
-                    for i, a in enumerate(props["acts"])
-                ),
-                history=tuple(
-                    HistoryEntry.from_mapping(h, where=f"{where} history[{i}]")
-                    for i, h in enumerate(props["history"])
-                ),
-            )
+            with _reading_file():
+                return cls(
+                    id=feature.get("id"),  # type: ignore[arg-type]
+                    name_en=props["name_en"],
+                    name_ja=props["name_ja"],
+                    geometry=geometry_from_geojson(
+                        feature.get("geometry") or {}, where=f"{where} geometry"
+                    ),
+                    region=tuple(props["region"]),
+                    commodities=tuple(props["commodities"]),
+                    deposit_models=tuple(props["deposit_models"]),
+                    methods=tuple(props["methods"]),
+                    proposer=props["proposer"],
+                    period=period,
+                    priority=props["priority"],
+                    notes=props["notes"],
+                    analysis_crs=props["analysis_crs"],
+                    acts=tuple(
+                        Act.from_mapping(a, where=f"{where} acts[{i}]")
+                        for i, a in enumerate(props["acts"])
+                    ),
+                    history=tuple(
+                        HistoryEntry.from_mapping(h, where=f"{where} history[{i}]")
+                        for i, h in enumerate(props["history"])
+                    ),
+                )
         except RegistryError:
             raise
         except InputError as exc:
@@ -726,7 +827,7 @@ def derive_status(
 def with_status(area: SurveyArea, parties: Mapping[str, Party]) -> SurveyArea:
     """``area`` with :attr:`SurveyArea.status` and the check attributes derived from ``parties``."""
     status, checks, required, pending = derive_status(area, parties)
-    out = dataclasses.replace(area)
+    out = copy.copy(area)  # not dataclasses.replace: the area is valid, no need to check it again
     for name, value in (
         ("status", status),
         ("checks", checks),

@@ -37,7 +37,9 @@ from geosurvey.aoi._model import (
     _as_date,
     _today,
     check_id,
+    check_text,
     required_parties,
+    text_problems,
     with_status,
 )
 from geosurvey.aoi._signing import (
@@ -76,6 +78,36 @@ _AMENDABLE = {
     "notes", "analysis_crs",
 }  # fmt: skip
 _DECISION_FIELDS = ("geometry", "region", "commodities", "deposit_models", "methods", "period")
+# A date given for an act may be one day ahead of today in UTC: it is already that day east of UTC.
+_DATE_SLACK = dt.timedelta(days=1)
+
+
+def _act_date(
+    date: dt.date | str | None, *, what: str, not_before: dt.date | None, since: str = ""
+) -> dt.date:
+    """The date of a change or act: today (UTC) by default; never in the future (beyond the
+    date-line slack) nor before ``not_before`` (when the version it acts on was recorded)."""
+    today = _today()
+    when = _as_date(date, where=f"{what} date") if date is not None else today
+    if when > today + _DATE_SLACK:
+        raise InputError(
+            f"{what} date: {when} is in the future (today is {today}, UTC); date it on the day "
+            "it is made"
+        )
+    if not_before is not None and when < not_before:
+        raise InputError(
+            f"{what} date: {when} is before {since} ({not_before}); give a date on or after "
+            f"{not_before}"
+        )
+    return when
+
+
+def _recorded_on(area: SurveyArea, digest: str) -> dt.date | None:
+    """The date the version ``digest`` of ``area`` was first recorded in its history, if it was."""
+    dates = [
+        h.date for h in area.history if h.digest == digest and h.action in {"propose", "amend"}
+    ]
+    return min(dates) if dates else None
 
 
 @dataclass(frozen=True)
@@ -409,7 +441,7 @@ class Registry:
                 f"proposer: party {proposer} is not a party to an area in {', '.join(area.region)} "
                 f"(its parties would be {', '.join(parties_to_area)})"
             )
-        when = _as_date(date, where="date") if date is not None else _today()
+        when = _act_date(date, what=f"propose {area.id!r}", not_before=None)
         summary = "proposed" + "".join(f"; {n}" for n in notes)
         area = dataclasses.replace(
             area,
@@ -478,9 +510,15 @@ class Registry:
                 geometry, fix=fix, crs=crs, layer=layer, dissolve=dissolve
             )
             changes["geometry"] = new_geometry
-        when = _as_date(date, where="date") if date is not None else _today()
+        _act_date(date, what=f"amend {area_id!r}", not_before=None)  # refuse before the lock
         with self._lock():
             current = self.get(area_id)
+            when = _act_date(
+                date,
+                what=f"amend {area_id!r}",
+                not_before=max((h.date for h in current.history), default=None),
+                since="the area's last recorded change",
+            )
             if current.status in {"withdrawn", "closed"}:
                 raise ApprovalError(
                     f"area {area_id!r} is {current.status}; it cannot be amended (propose a new area)"
@@ -540,9 +578,15 @@ class Registry:
                 f"the private key given for party {party} does not match any of {party}'s public keys in "
                 f"{self.path / _PARTIES} ({whose}); use {party}'s own key"
             )
-        when = _as_date(date, where="date") if date is not None else _today()
+        _act_date(date, what=f"{kind} {area_id!r}", not_before=None)  # refuse before the lock
         with self._lock():
             current = self.get(area_id)
+            when = _act_date(
+                date,
+                what=f"{kind} {area_id!r}",
+                not_before=_recorded_on(current, current.digest),
+                since="the version it signs was recorded",
+            )
             if party not in current.required_parties:
                 raise ApprovalError(
                     f"party {party} is not a party to area {area_id!r} (its parties: {', '.join(current.required_parties)})"
@@ -612,8 +656,13 @@ class Registry:
         date: dt.date | str | None = None,
         reason: str = "",
     ) -> SurveyArea:
-        """Sign ``party``'s withdrawal from ``area_id``: the area is ``withdrawn`` (unilateral, final)."""
-        summary = "withdrawn" + (f": {reason.strip()}" if reason.strip() else "")
+        """Sign ``party``'s withdrawal from ``area_id``: the area is ``withdrawn`` (unilateral, final).
+
+        ``reason`` is one line of text (recorded in the history); one with a control character
+        (ESC, U+202E, a newline) is refused before anything is signed.
+        """
+        reason = check_text(reason, where=f"withdraw {area_id!r} reason", required=False)
+        summary = "withdrawn" + (f": {reason}" if reason else "")
         return self._act(
             "withdraw", area_id, party=party, private_key=private_key, date=date, summary=summary
         )
@@ -676,9 +725,17 @@ class Registry:
                 )
             area = with_status(area, self._parties)
             statuses[area.id] = area.status
+            errors += [f"{path}: {p}; amend the area to remove it" for p in text_problems(area)]
             for i, check in enumerate(area.checks):
                 act = check.act
                 label = f"{path}: acts[{i}] ({act.act} by {act.party} on {act.date})"
+                recorded = _recorded_on(area, act.digest)
+                if act.date > _today() + _DATE_SLACK:
+                    errors.append(f"{label}: dated in the future (today is {_today()}, UTC)")
+                elif recorded is not None and act.date < recorded:
+                    errors.append(
+                        f"{label}: dated before the version it signs was recorded ({recorded})"
+                    )
                 if check.state == "invalid":
                     errors.append(f"{label}: {check.reason}")
                 elif (

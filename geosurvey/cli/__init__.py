@@ -14,6 +14,7 @@ import typer
 
 from geosurvey import __version__
 from geosurvey.errors import GeosurveyError
+from geosurvey.text import printable
 
 __all__ = ["app", "main"]
 
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="geosurvey", standalone_mode=False)
     except GeosurveyError as exc:
-        typer.echo(f"geosurvey: error: {exc}", err=True)
+        # One line, and no terminal escapes from user text quoted in the message.
+        typer.echo(f"geosurvey: error: {printable(exc)}", err=True)
         return 1
     except KeyboardInterrupt:
         typer.echo("geosurvey: interrupted", err=True)

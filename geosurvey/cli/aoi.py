@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import typer
 
 from geosurvey.errors import InputError, RegistryError
+from geosurvey.text import printable
 
 __all__ = ["app"]
 
@@ -109,8 +110,13 @@ def _period(start: str | None, end: str | None) -> tuple[str, str] | None:
     return None if start is None else (start, end)  # type: ignore[return-value]
 
 
+def _names(area) -> str:
+    """``name_en / name_ja``, control characters escaped (a hand-edited file may hold some)."""
+    return f"{printable(area.name_en)} / {printable(area.name_ja)}"
+
+
 def _print_area(area) -> None:
-    typer.echo(f"{area.id}: {area.status} ({area.name_en} / {area.name_ja})")
+    typer.echo(f"{area.id}: {area.status} ({_names(area)})")
     if area.pending_parties and area.status in {"proposed", "amended"}:
         typer.echo(f"  waiting for approval by: {', '.join(area.pending_parties)}")
 
@@ -214,7 +220,7 @@ def propose(
         fix=fix,
         date=date,
     )
-    typer.echo(f"{area.history[-1].summary}: {reg.path / (area.id + '.geojson')}")
+    typer.echo(f"{printable(area.history[-1].summary)}: {reg.path / (area.id + '.geojson')}")
     typer.echo(
         f"  {area.area_km2:,.1f} km², analysis CRS {area.analysis_crs_string}, digest {area.digest}"
     )
@@ -280,7 +286,7 @@ def amend(
         date=date,
         **changes,
     )
-    typer.echo(f"{area_id}: {area.history[-1].summary}")
+    typer.echo(f"{area_id}: {printable(area.history[-1].summary)}")
     _print_area(area)
 
 
@@ -330,7 +336,7 @@ def list_(
         pending = ",".join(a.pending_parties) if a.status in {"proposed", "amended"} else ""
         typer.echo(
             f"{a.id:<28} {a.status:<10} {','.join(a.region):<7} {a.area_km2:>12,.1f}  "
-            f"{pending or '-':<8} {','.join(a.commodities):<24} {a.name_en} / {a.name_ja}"
+            f"{pending or '-':<8} {','.join(a.commodities):<24} {_names(a)}"
         )
     typer.echo(f"{len(areas)} area(s)")
 
@@ -346,7 +352,7 @@ def show(area_id: str, registry: Registry_ = Path("aoi")) -> None:
     w, s, e, n = a.bounds
     lines = [
         f"id:             {a.id}",
-        f"name:           {a.name_en} / {a.name_ja}",
+        f"name:           {_names(a)}",
         f"status:         {a.status}",
         f"region:         {', '.join(a.region)}",
         f"proposer:       {a.proposer}",
@@ -364,7 +370,7 @@ def show(area_id: str, registry: Registry_ = Path("aoi")) -> None:
         + ("  (crosses 180°)" if w > e else ""),
         f"analysis CRS:   {a.analysis_crs_string}",
         f"digest:         {a.digest}",
-        f"notes:          {a.notes or '-'}",
+        f"notes:          {printable(a.notes, multiline=True) or '-'}",
         "acts:",
     ]
     lines += [
@@ -382,7 +388,7 @@ def validate(
 ) -> None:
     """Verify every file and signature of the registry; exit 1 on any error."""
     report = _registry(registry).validate()
-    typer.echo(str(report))
+    typer.echo(printable(report, multiline=True))
     if not report.ok or (strict and report.warnings):
         problems = len(report.errors) + (len(report.warnings) if strict else 0)
         raise RegistryError(
@@ -425,7 +431,7 @@ def export(
 def history(area_id: str, registry: Registry_ = Path("aoi")) -> None:
     """Print the recorded changes of an area, oldest first."""
     for h in _registry(registry).history(area_id):
-        typer.echo(f"{h.date} {h.party:<4} {h.action:<8} {h.digest[:19]}…  {h.summary}")
+        typer.echo(f"{h.date} {h.party:<4} {h.action:<8} {h.digest[:19]}…  {printable(h.summary)}")
 
 
 @app.command()
