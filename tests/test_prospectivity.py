@@ -20,8 +20,10 @@ from geosurvey.testing import grid_like, raise_if_dask_computes
 RNG = np.random.default_rng(42)
 
 
-def layer(values: np.ndarray, name: str = "ev", chunks: int | None = None) -> xr.DataArray:
-    return grid_like(values.astype("float64"), name=name, chunks=chunks)
+def layer(
+    values: np.ndarray, name: str = "ev", chunks: int | None = None, units: str = "1"
+) -> xr.DataArray:
+    return grid_like(values.astype("float64"), name=name, chunks=chunks, units=units)
 
 
 def test_linear_membership_matches_formula() -> None:
@@ -104,9 +106,12 @@ def test_overlays_refuse_mismatched_grids_and_bad_gamma() -> None:
 def test_scoring_is_lazy_and_chunked_equals_in_memory() -> None:
     recipe = load_recipe("demo-iocg")
     data = {spec.layer: RNG.uniform(-1, 3000, size=(40, 30)) for spec in recipe.evidence}
-    eager = score({k: layer(v, name=k) for k, v in data.items()}, recipe)
+    units = {spec.layer: spec.units for spec in recipe.evidence}
+    eager = score({k: layer(v, name=k, units=units[k]) for k, v in data.items()}, recipe)
     with raise_if_dask_computes():
-        lazy = score({k: layer(v, name=k, chunks=16) for k, v in data.items()}, recipe)
+        lazy = score(
+            {k: layer(v, name=k, chunks=16, units=units[k]) for k, v in data.items()}, recipe
+        )
     assert lazy.chunks is not None
     xr.testing.assert_allclose(lazy.compute(), eager)
     assert float(eager.min()) >= 0 and float(eager.max()) <= 1
@@ -121,8 +126,11 @@ def test_score_names_missing_evidence() -> None:
 
 def test_recipe_errors_name_the_file(tmp_path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('id = "x"\n[[evidence]]\nlayer = "a"\nkind = "cubic"\n')
-    with pytest.raises(RecipeError, match=r"bad\.toml.*unknown kind"):
+    bad.write_text(
+        'id = "x"\n[[evidence]]\nlayer = "a"\nunits = "1"\nband = "k"\n'
+        'steps = [{ fn = "tilt_derivative" }]\n[evidence.membership]\nkind = "cubic"\n'
+    )
+    with pytest.raises(RecipeError, match=r"bad\.toml.*unknown membership kind 'cubic'"):
         load_recipe(bad)
     broken = tmp_path / "broken.toml"
     broken.write_text("id = \n")

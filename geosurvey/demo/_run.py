@@ -217,20 +217,16 @@ def _write_catalogue(survey: object, folder: Path) -> Path:
     )
 
 
-def _evidence(ds: xr.Dataset, survey: object) -> dict[str, xr.DataArray]:
-    from geosurvey import evidence
+def _evidence(ds: xr.Dataset, survey: object, recipe: object) -> dict[str, xr.DataArray]:
+    from geosurvey.prospectivity import EvidenceContext, build_evidence
 
     inclination, declination = survey.field  # type: ignore[attr-defined]
-    rtp = evidence.reduction_to_pole(
-        ds["mag_tmi"], inclination=inclination, declination=declination
+    return build_evidence(
+        ds,
+        recipe,
+        features={"faults": survey.faults},  # type: ignore[attr-defined]
+        context=EvidenceContext(inclination=inclination, declination=declination),
     )
-    layers = {
-        "clay_hydroxyl": evidence.clay_hydroxyl(ds),
-        "tilt": evidence.tilt_derivative(rtp),
-        "eth_k": evidence.radiometric_ratio(ds["eth"], ds["k"], name="eth_k"),
-        "fault_distance": evidence.distance_to_features(survey.faults, like=ds["mag_tmi"]),  # type: ignore[attr-defined]
-    }
-    return {name: layer.rename(name) for name, layer in layers.items()}
 
 
 def run_demo(
@@ -295,7 +291,7 @@ def run_demo(
         with stage("evidence"):
             # built lazily, then computed once and kept (on the workers) for the score, the
             # per-layer evaluation and the map, instead of recomputing each FFT three times
-            lazy_layers = _evidence(ds, survey)
+            lazy_layers = _evidence(ds, survey, recipe)
             layers = dict(zip(lazy_layers, dask.persist(*lazy_layers.values()), strict=True))
         with stage("score"):
             prospectivity = score(layers, recipe).persist()
@@ -304,7 +300,7 @@ def run_demo(
             per_layer = {}
             for spec in recipe.evidence:
                 # a layer the recipe favours when small (a distance, eTh/K) is ranked by its negative
-                small = spec.kind == "small" or spec.params.get("increasing") is False
+                small = spec.favours_small
                 layer = -layers[spec.layer] if small else layers[spec.layer]
                 per_layer[spec.layer] = round(
                     evaluate(layer.rename(spec.layer), survey.occurrences).roc_auc, 4

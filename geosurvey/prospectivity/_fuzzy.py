@@ -19,13 +19,16 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
+from scipy.special import expit
 
-from geosurvey.errors import InputError
+from geosurvey.errors import InputError, RecipeError
 from geosurvey.grid import check_same_grid
 from geosurvey.provenance import annotate
 
 __all__ = [
+    "MEMBERSHIP_PARAMETERS",
     "MembershipKind",
+    "check_membership",
     "fuzzy_and",
     "fuzzy_gamma",
     "fuzzy_or",
@@ -35,6 +38,67 @@ __all__ = [
 ]
 
 MembershipKind = Literal["linear", "sigmoid", "large", "small", "gaussian"]
+
+
+_KIND_PARAMS: dict[str, tuple[str, ...]] = {
+    "linear": ("low", "high"),
+    "sigmoid": ("midpoint", "spread"),
+    "large": ("midpoint", "spread"),
+    "small": ("midpoint", "spread"),
+    "gaussian": ("midpoint", "spread"),
+}
+#: Parameters each membership kind takes (``increasing`` only for linear and sigmoid).
+MEMBERSHIP_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "linear": ("low", "high", "increasing"),
+    "sigmoid": ("midpoint", "spread", "increasing"),
+    "large": ("midpoint", "spread"),
+    "small": ("midpoint", "spread"),
+    "gaussian": ("midpoint", "spread"),
+}
+
+
+def check_membership(
+    kind: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    midpoint: float | None = None,
+    spread: float | None = None,
+    increasing: bool = True,
+    name: str = "evidence",
+) -> None:
+    """Refuse a membership that cannot be computed: unknown kind, missing or invalid parameters.
+
+    The one check used both when a recipe is parsed and when :func:`membership` is called:
+    ``low < high`` (linear), ``spread > 0`` (sigmoid, gaussian, large, small), ``midpoint > 0``
+    (large, small), finite numbers, ``increasing`` a boolean.
+
+    Raises
+    ------
+    RecipeError
+        Naming the layer, the kind and the parameter at fault.
+    """
+    if kind not in _KIND_PARAMS:
+        raise RecipeError(
+            f"unknown membership kind {kind!r} for {name!r}; use one of "
+            f"{', '.join(_KIND_PARAMS)}"
+        )
+    given = {"low": low, "high": high, "midpoint": midpoint, "spread": spread}
+    missing = [k for k in _KIND_PARAMS[kind] if given[k] is None]
+    if missing:
+        raise RecipeError(f"membership kind {kind!r} for {name!r} needs {', '.join(missing)}")
+    for key in _KIND_PARAMS[kind]:
+        value = given[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise RecipeError(f"membership {kind!r} for {name!r}: {key} must be a finite number, got {value!r}")
+    if not isinstance(increasing, bool | np.bool_):
+        raise RecipeError(f"membership {kind!r} for {name!r}: increasing must be true or false, got {increasing!r}")
+    if kind == "linear" and not high > low:  # type: ignore[operator]
+        raise RecipeError(f"linear membership for {name!r} needs low < high (got {low}, {high})")
+    if kind != "linear" and not spread > 0:  # type: ignore[operator]
+        raise RecipeError(f"{kind} membership for {name!r} needs spread > 0 (got {spread})")
+    if kind in ("large", "small") and not midpoint > 0:  # type: ignore[operator]
+        raise RecipeError(f"{kind} membership for {name!r} needs midpoint > 0 (got {midpoint})")
 
 
 def membership(
@@ -84,49 +148,35 @@ def membership(
     xarray.DataArray
         Membership in [0, 1] (units ``"1"``), NaN where the evidence is NaN.
     """
-    name = evidence.name or "evidence"
-
-    def need(**params: float | None) -> None:
-        missing = [k for k, v in params.items() if v is None]
-        if missing:
-            raise InputError(f"membership kind {kind!r} for {name!r} needs {', '.join(missing)}")
-
+    name = str(evidence.name or "evidence")
+    check_membership(
+        kind, low=low, high=high, midpoint=midpoint, spread=spread, increasing=increasing, name=name
+    )
     x = evidence
+    # Every branch is written so that no floating-point warning can arise at compute time, where
+    # ``np.errstate`` around graph construction does nothing on Dask: logistic functions through
+    # scipy's ``expit`` (no overflow), powers through logarithms of positive values only.
     if kind == "linear":
-        need(low=low, high=high)
-        if not high > low:  # type: ignore[operator]
-            raise InputError(f"linear membership for {name!r} needs low < high (got {low}, {high})")
-        mu = ((x - low) / (high - low)).clip(0.0, 1.0)
+        mu = ((x - low) / (high - low)).clip(0.0, 1.0)  # type: ignore[operator]
         if not increasing:
             mu = 1.0 - mu
         params = f"low={low}, high={high}, increasing={increasing}"
     elif kind == "sigmoid":
-        need(midpoint=midpoint, spread=spread)
-        if not spread > 0:  # type: ignore[operator]
-            raise InputError(f"sigmoid membership for {name!r} needs spread > 0 (got {spread})")
-        z = (x - midpoint) / spread
-        mu = 1.0 / (1.0 + np.exp(-z if increasing else z))
+        z = (x - midpoint) / spread  # type: ignore[operator]
+        mu = expit(z if increasing else -z)
         params = f"midpoint={midpoint}, spread={spread}, increasing={increasing}"
     elif kind in ("large", "small"):
-        need(midpoint=midpoint, spread=spread)
-        if not midpoint > 0 or not spread > 0:  # type: ignore[operator]
-            raise InputError(f"{kind} membership for {name!r} needs midpoint > 0 and spread > 0")
-        ratio = (x / midpoint).where(x > 0, 0.0)
-        with np.errstate(divide="ignore"):
-            if kind == "large":
-                mu = xr.where(x > 0, 1.0 / (1.0 + ratio ** (-spread)), 0.0)
-            else:
-                mu = 1.0 / (1.0 + ratio**spread)
+        # 1 / (1 + (x / m) ** -s) == expit(s * (ln x - ln m)) for x > 0
+        log_ratio = np.log(x.where(x > 0)) - np.log(midpoint)  # type: ignore[arg-type]
+        if kind == "large":
+            mu = expit(spread * log_ratio).where(x > 0, 0.0)  # type: ignore[operator]
+        else:
+            mu = expit(-spread * log_ratio).where(x > 0, 1.0)  # type: ignore[operator]
         mu = mu.where(x.notnull())
         params = f"midpoint={midpoint}, spread={spread}"
-    elif kind == "gaussian":
-        need(midpoint=midpoint, spread=spread)
-        mu = np.exp(-0.5 * ((x - midpoint) / spread) ** 2)
+    else:  # gaussian
+        mu = np.exp(-0.5 * (((x - midpoint) / spread) ** 2).clip(max=1e4))  # type: ignore[operator]
         params = f"midpoint={midpoint}, spread={spread}"
-    else:
-        raise InputError(
-            f"unknown membership kind {kind!r}; use one of linear, sigmoid, large, small, gaussian"
-        )
     mu = mu.astype(evidence.dtype if np.issubdtype(evidence.dtype, np.floating) else np.float32)
     mu.attrs = dict(evidence.attrs)
     return annotate(
