@@ -52,6 +52,7 @@ from geosurvey.evidence._features import (
     one_hot,
 )
 from geosurvey.evidence._gridding import grid_survey_lines
+from geosurvey.evidence._igrf import GeomagneticField, geomagnetic_field
 from geosurvey.evidence._landsat import (
     LandsatMetadata,
     landsat_brightness_temperature,
@@ -96,6 +97,7 @@ from geosurvey.evidence._spectral import (
 from geosurvey.evidence._terrain import aspect, hillshade, slope
 
 __all__ = [
+    "GeomagneticField",
     "LandsatMetadata",
     "analytic_signal",
     "aspect",
@@ -123,6 +125,7 @@ __all__ = [
     "ferric_oxides",
     "ferrous_iron",
     "filter_features",
+    "geomagnetic_field",
     "gossan",
     "grid_survey_lines",
     "hillshade",
