@@ -9,6 +9,9 @@ returns a DataArray on the same grid, lazy on Dask, with its CRS, ``units``, ``l
 * Radiometric ratios, potassium anomaly, ternary composite.
 * Mapped features: exact distance, line density, categorical and one-hot layers.
 * Terrain: slope, aspect, hillshade. Gridding of airborne line data.
+* Point geochemistry: samples with element columns and units, a stated below-detection rule,
+  compositional transforms (closure, clr, ilr pivot coordinates) and anomaly layers gridded onto
+  the analysis grid with a cross-validated score.
 
 Conventions
 -----------
@@ -41,6 +44,8 @@ line density                             ``km/km2``
 categorical codes / one-hot layers       ``1``
 slope / aspect / hillshade               ``degree`` / ``degree`` / ``1``
 gridded line data                        as given (``nT``)
+gridded geochemistry, no transform       the concentration units (``ppm``, ``ppb``, ``%``)
+gridded log10 / clr / ilr / robust z     ``1`` (log10 of the concentration in its units)
 =======================================  ==================================================
 """
 
@@ -50,6 +55,19 @@ from geosurvey.evidence._features import (
     filter_features,
     line_density,
     one_hot,
+)
+from geosurvey.evidence._geochem import (
+    CensoredValues,
+    InverseDistanceGridder,
+    closure,
+    clr,
+    clr_inverse,
+    geochem_anomaly,
+    ilr,
+    ilr_inverse,
+    pivot_basis,
+    read_geochemistry,
+    replace_below_detection,
 )
 from geosurvey.evidence._gridding import grid_survey_lines
 from geosurvey.evidence._igrf import GeomagneticField, geomagnetic_field
@@ -97,7 +115,9 @@ from geosurvey.evidence._spectral import (
 from geosurvey.evidence._terrain import aspect, hillshade, slope
 
 __all__ = [
+    "CensoredValues",
     "GeomagneticField",
+    "InverseDistanceGridder",
     "LandsatMetadata",
     "analytic_signal",
     "aspect",
@@ -118,6 +138,9 @@ __all__ = [
     "band_ratio",
     "categorical_raster",
     "clay_hydroxyl",
+    "closure",
+    "clr",
+    "clr_inverse",
     "derivative_easting",
     "derivative_northing",
     "distance_to_features",
@@ -125,19 +148,25 @@ __all__ = [
     "ferric_oxides",
     "ferrous_iron",
     "filter_features",
+    "geochem_anomaly",
     "geomagnetic_field",
     "gossan",
     "grid_survey_lines",
     "hillshade",
+    "ilr",
+    "ilr_inverse",
     "landsat_brightness_temperature",
     "landsat_toa_reflectance",
     "line_density",
     "ndvi",
     "one_hot",
+    "pivot_basis",
     "potassium_anomaly",
     "radiometric_ratio",
+    "read_geochemistry",
     "read_mtl",
     "reduction_to_pole",
+    "replace_below_detection",
     "slope",
     "ternary_rgb",
     "tilt_derivative",
