@@ -102,7 +102,7 @@ _DATASET = (
 )
 # A new public evidence function becomes usable in recipes by adding it to the tuple of its input.
 _PAIR = (ev.radiometric_ratio, ev.potassium_anomaly)
-_FEATURES = (ev.distance_to_features, ev.line_density, ev.categorical_raster)
+_FEATURES = (ev.distance_to_features, ev.line_density, ev.categorical_raster, ev.geochem_anomaly)
 
 
 def _table() -> Mapping[str, EvidenceFunction]:
