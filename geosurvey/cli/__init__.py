@@ -2,24 +2,64 @@
 
 Every command parses its arguments, calls one public function, prints, and returns an exit code:
 0 on success, 1 when geosurvey refused the input (the reason is printed as one line on stderr),
-2 for a usage error.
+2 for a usage error, 130 on Ctrl-C (SIGINT) and 143 on SIGTERM: an interrupted command removes its
+partial outputs (every writer is all-or-nothing) and prints ``geosurvey: interrupted``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from geosurvey import __version__
 from geosurvey.errors import GeosurveyError
 from geosurvey.text import printable
 
-__all__ = ["app", "main"]
+__all__ = ["GeosurveyCommand", "GeosurveyGroup", "app", "main"]
+
+
+class GeosurveyGroup(TyperGroup):
+    """A command group whose list of commands shows each one's whole first sentence (wrapped),
+    never cut off with "..." (click cuts it to fit one line)."""
+
+    def format_commands(self, ctx: typer.Context, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class GeosurveyCommand(TyperCommand):
+    """A command whose usage line names its arguments the usual way: ``FEATURES LIKE OUT``, with
+    optional ones in brackets (typer 0.29 writes ``{features} {like} {out}``)."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = (param.metavar or param.name or "").upper()
+                name = name if param.required else f"[{name}]"
+                pieces.append(name + ("..." if param.nargs != 1 else ""))
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
 
 app = typer.Typer(
     name="geosurvey",
+    cls=GeosurveyGroup,
     rich_markup_mode=None,
     help="Joint geological surveys of critical minerals and rare earths.",
     no_args_is_help=True,
@@ -71,8 +111,82 @@ for _module in _COMMANDS:
     importlib.import_module(_module).register(app)
 
 
+def _use_geosurvey_classes(typer_app: typer.Typer) -> None:
+    """Give every group and command of ``typer_app`` (and its sub-groups) the classes above, unless
+    one asked for its own (typer's documented ``cls`` hook)."""
+
+    def default(cls: object, base: type) -> bool:  # unset: None, typer's placeholder or base
+        return getattr(cls, "value", cls) in (None, base)
+
+    if default(typer_app.info.cls, TyperGroup):
+        typer_app.info.cls = GeosurveyGroup
+    for info in typer_app.registered_commands:
+        if default(info.cls, TyperCommand):
+            info.cls = GeosurveyCommand
+    for group in typer_app.registered_groups:
+        if default(group.cls, TyperGroup):
+            group.cls = GeosurveyGroup
+        if group.typer_instance is not None:
+            _use_geosurvey_classes(group.typer_instance)
+
+
+_use_geosurvey_classes(app)
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM (as Ctrl-C raises KeyboardInterrupt), so that the
+    all-or-nothing writers (``output_folder``, ``atomic_path``) remove their partial outputs."""
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[list[int]]:
+    """Turn SIGINT and SIGTERM into exceptions while a command runs; yield the signals received."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # signals need the main thread
+        yield received
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise _Interrupted(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _bad_parameter(exc: typer.BadParameter) -> str:
+    """One line for a bad option value: ``--lang: 'fr' is not one of 'en', 'ja'; see ...``."""
+    param, ctx = exc.param, exc.ctx
+    where = ""
+    if param is not None:
+        opts = list(getattr(param, "opts", None) or [])
+        long = [o for o in opts if o.startswith("--")]
+        if isinstance(param, TyperArgument):
+            long = [str(param.metavar or param.name).upper()]
+        where = (long or opts or [str(param.name)])[0] + ": "
+    message = exc.message.removeprefix("Value error, ").rstrip(".")
+    see = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+    return f"geosurvey: error: {where}{printable(message)}{see}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code instead of raising ``SystemExit``."""
+    with _interrupts() as received:
+        try:
+            code = _run(argv)
+        except KeyboardInterrupt:  # a signal between _run's handlers and the end of the block
+            code = 130
+        if received:
+            typer.echo("geosurvey: interrupted", err=True)
+            return 128 + received[0]
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="geosurvey", standalone_mode=False)
     except GeosurveyError as exc:
@@ -87,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("geosurvey: aborted", err=True)
         return 1
+    except typer.BadParameter as exc:  # a bad option value: one line, with the option's name
+        typer.echo(_bad_parameter(exc), err=True)
+        return 2
     except typer.TyperException as exc:  # usage errors: bad option values, missing arguments
         show = getattr(exc, "show", None)
         if show is not None:

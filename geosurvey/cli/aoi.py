@@ -31,6 +31,9 @@ Registry_ = Annotated[
         envvar="GEOSURVEY_AOI",
     ),
 ]
+AreaId_ = Annotated[
+    str, typer.Argument(help="The area's id (its file name in the registry without .geojson).")
+]
 Party_ = Annotated[str, typer.Option("--party", "-p", help="Code of the acting party, e.g. JP.")]
 Key_ = Annotated[
     Path, typer.Option("--key", "-k", help="The party's Ed25519 private key (PEM file).")
@@ -132,8 +135,10 @@ def keygen(
     ],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key file.")] = False,
 ) -> None:
-    """Make an Ed25519 key pair for a party: the private key is written with permissions 0600, the
-    public key is printed for the party's public_keys in parties.toml."""
+    """Make an Ed25519 key pair for a party.
+
+    The private key is written with permissions 0600 (outside any repository); the public key is
+    printed, for the party's public_keys in parties.toml."""
     from geosurvey.aoi import generate_keypair, write_private_key
 
     pem, public = generate_keypair()
@@ -229,7 +234,11 @@ def propose(
 
 @app.command()
 def approve(
-    area_id: str, party: Party_, key: Key_, date: Date_ = None, registry: Registry_ = Path("aoi")
+    area_id: AreaId_,
+    party: Party_,
+    key: Key_,
+    date: Date_ = None,
+    registry: Registry_ = Path("aoi"),
 ) -> None:
     """Sign a party's approval of the current version of an area."""
     area = _registry(registry).approve(area_id, party=party, private_key=key, date=date)
@@ -239,21 +248,51 @@ def approve(
 
 @app.command()
 def amend(
-    area_id: str,
+    area_id: AreaId_,
     party: Party_,
     source: Source_ = None,
     bbox: Bbox_ = None,
-    name_en: Annotated[str | None, typer.Option("--name-en")] = None,
-    name_ja: Annotated[str | None, typer.Option("--name-ja")] = None,
-    region: Annotated[list[str] | None, typer.Option("--region")] = None,
-    commodity: Annotated[list[str] | None, typer.Option("--commodity", "-c")] = None,
-    deposit_model: Annotated[list[str] | None, typer.Option("--deposit-model", "-m")] = None,
-    method: Annotated[list[str] | None, typer.Option("--method")] = None,
-    start: Annotated[str | None, typer.Option("--start")] = None,
-    end: Annotated[str | None, typer.Option("--end")] = None,
-    priority: Annotated[str | None, typer.Option("--priority")] = None,
-    notes: Annotated[str | None, typer.Option("--notes")] = None,
-    analysis_crs: Annotated[str | None, typer.Option("--analysis-crs")] = None,
+    name_en: Annotated[str | None, typer.Option("--name-en", help="New name in English.")] = None,
+    name_ja: Annotated[str | None, typer.Option("--name-ja", help="New name in Japanese.")] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="New ISO 3166-1 code(s); a decision change (re-approve)."),
+    ] = None,
+    commodity: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--commodity", "-c", help="New target commodity codes; a decision change (re-approve)."
+        ),
+    ] = None,
+    deposit_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--deposit-model", "-m", help="New deposit model codes; a decision change (re-approve)."
+        ),
+    ] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--method", help="New planned survey methods; a decision change (re-approve)."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="New survey period start, YYYY-MM-DD (with --end)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="New survey period end, YYYY-MM-DD (with --start).")
+    ] = None,
+    priority: Annotated[
+        str | None, typer.Option("--priority", help="New priority: high, medium or low.")
+    ] = None,
+    notes: Annotated[
+        str | None, typer.Option("--notes", help="New free-text notes (replace the old ones).")
+    ] = None,
+    analysis_crs: Annotated[
+        str | None,
+        typer.Option("--analysis-crs", help="New grid CRS, projected in metres (e.g. EPSG:32611)."),
+    ] = None,
     crs: Crs_ = None,
     layer: Layer_ = None,
     dissolve: Dissolve_ = False,
@@ -261,7 +300,10 @@ def amend(
     date: Date_ = None,
     registry: Registry_ = Path("aoi"),
 ) -> None:
-    """Change an area; a change of its decision content makes earlier approvals stale."""
+    """Change an area's fields or outline.
+
+    A change of its decision content (outline, region, commodities, deposit models, methods,
+    period) makes earlier approvals stale: the parties approve the new version."""
     changes = {
         "name_en": name_en,
         "name_ja": name_ja,
@@ -292,7 +334,7 @@ def amend(
 
 @app.command()
 def withdraw(
-    area_id: str,
+    area_id: AreaId_,
     party: Party_,
     key: Key_,
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the history).")] = "",
@@ -308,7 +350,11 @@ def withdraw(
 
 @app.command()
 def close(
-    area_id: str, party: Party_, key: Key_, date: Date_ = None, registry: Registry_ = Path("aoi")
+    area_id: AreaId_,
+    party: Party_,
+    key: Key_,
+    date: Date_ = None,
+    registry: Registry_ = Path("aoi"),
 ) -> None:
     """Sign a party's closure of an agreed area (closed once every party has signed)."""
     area = _registry(registry).close(area_id, party=party, private_key=key, date=date)
@@ -342,7 +388,7 @@ def list_(
 
 
 @app.command()
-def show(area_id: str, registry: Registry_ = Path("aoi")) -> None:
+def show(area_id: AreaId_, registry: Registry_ = Path("aoi")) -> None:
     """Show one area: fields, derived status and the verification of every act."""
     from geosurvey.aoi import SURVEY_METHODS, commodities, deposit_models
 
@@ -428,7 +474,7 @@ def export(
 
 
 @app.command()
-def history(area_id: str, registry: Registry_ = Path("aoi")) -> None:
+def history(area_id: AreaId_, registry: Registry_ = Path("aoi")) -> None:
     """Print the recorded changes of an area, oldest first."""
     for h in _registry(registry).history(area_id):
         typer.echo(f"{h.date} {h.party:<4} {h.action:<8} {h.digest[:19]}…  {printable(h.summary)}")

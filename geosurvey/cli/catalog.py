@@ -68,7 +68,7 @@ def show_command(
 def search_command(
     source: Annotated[str, typer.Argument(help="Definition name, STAC API URL or path of catalog.json.")],
     area: Annotated[str | None, typer.Option(help="Survey area id (from --registry) to search within.")] = None,
-    registry: Annotated[Path, typer.Option(help="Survey-area registry folder.")] = Path("aoi"),
+    registry: Annotated[Path, typer.Option("--registry", "-r", envvar="GEOSURVEY_AOI", help="Survey-area registry folder (parties.toml + <id>.geojson).")] = Path("aoi"),
     bbox: Annotated[str | None, typer.Option(help="W,S,E,N in degrees (EPSG:4326).")] = None,
     collection: Annotated[list[str] | None, typer.Option("--collection", "-c", help="Collection id (repeatable).")] = None,
     when: Annotated[str | None, typer.Option("--datetime", help="e.g. 2023-06-01/2023-08-31.")] = None,
