@@ -27,7 +27,9 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "has_valid_pixels",
     "output_folder",
+    "overview_resampling_for",
     "read_raster",
     "write_cog",
 ]
@@ -178,6 +180,40 @@ def read_raster(
     return annotate(da, f"read {path.name}")
 
 
+def has_valid_pixels(path: str | Path, *, band: int = 1) -> bool:
+    """Whether a raster holds at least one valid pixel (not nodata, not NaN).
+
+    Reads block by block and stops at the first valid one, so a normal grid costs one block.
+    """
+    with rasterio.open(path) as src:
+        for _, window in src.block_windows(band):
+            data = src.read(band, window=window, masked=True)
+            valid = ~np.ma.getmaskarray(data)
+            if np.issubdtype(data.dtype, np.floating):
+                valid &= np.isfinite(np.ma.getdata(data))
+            if valid.any():
+                return True
+    return False
+
+
+#: Attributes written as GeoTIFF tags (``attribution`` also as the TIFF Copyright tag).
+_TAG_ATTRS = ("units", "long_name", "history", "source", "attribution", "license")
+
+
+def overview_resampling_for(da: xr.DataArray) -> Literal["average", "nearest"]:
+    """The overview resampling a layer's nature calls for.
+
+    ``"nearest"`` for class codes — integer or boolean data, or a layer that carries CF
+    ``flag_values`` or ``categories`` (:func:`geosurvey.evidence.categorical_raster`) — whose
+    averages would be codes that mean nothing; ``"average"`` for continuous values (scores,
+    memberships, distances, field values), which keeps every overview within the range of the data
+    (cubic, GDAL's default, overshoots: a score in [0, 1] gets values below 0).
+    """
+    if not np.issubdtype(da.dtype, np.floating) or "flag_values" in da.attrs or "categories" in da.attrs:
+        return "nearest"
+    return "average"
+
+
 def write_cog(
     da: xr.DataArray,
     path: str | Path,
@@ -186,11 +222,16 @@ def write_cog(
     compress: Literal["deflate", "zstd", "lzw"] = "deflate",
     blocksize: int = 256,
     overwrite: bool = True,
+    overview_resampling: Literal["auto", "average", "nearest"] = "auto",
 ) -> Path:
     """Write a 2-D DataArray as a Cloud Optimized GeoTIFF (tiled, overviews), atomically.
 
-    The array is computed chunk by chunk by rioxarray; units, long name and history are written
-    as GeoTIFF tags. Float data keep NaN as nodata.
+    The array is computed chunk by chunk by rioxarray; units, long name, history, source,
+    attribution and licence are written as GeoTIFF tags (the attribution also as the TIFF
+    Copyright tag, which GDAL reports as ``TIFFTAG_COPYRIGHT``). Missing values (NaN) are written
+    as the declared ``nodata`` value itself, so a reader that honours the nodata value sees every
+    hole. Overviews are resampled by the layer's nature (see :func:`overview_resampling_for`);
+    GDAL leaves nodata pixels out of the average, so holes do not spread into the overviews.
 
     Parameters
     ----------
@@ -199,13 +240,26 @@ def write_cog(
     path
         The target file; its folder must exist.
     nodata
-        The nodata value written to the file's metadata (NaN for floats).
+        The nodata value of floating-point data (NaN, or e.g. -9999: NaN pixels are then written
+        as -9999). Integer data use their own ``attrs["nodata"]`` (e.g. -1 of
+        :func:`~geosurvey.evidence.categorical_raster`) when ``nodata`` is NaN. ``None`` writes
+        no nodata value.
     compress
         GDAL compression.
     blocksize
         Internal tile size in pixels.
     overwrite
         Replace an existing file.
+    overview_resampling
+        ``"average"`` (continuous values), ``"nearest"`` (class codes) or ``"auto"`` (chosen from
+        the dtype and attributes by :func:`overview_resampling_for`).
+
+    Raises
+    ------
+    geosurvey.errors.InputError
+        If the array is not 2-D, has no CRS, or its nodata value does not fit its dtype.
+    geosurvey.errors.OutputError
+        If ``path`` exists and ``overwrite`` is false, or its folder is missing or not writable.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -214,9 +268,25 @@ def write_cog(
         raise InputError(f"write_cog writes 2-D (y, x) arrays; {da.name!r} has dims {da.dims}")
     if da.rio.crs is None:
         raise InputError(f"layer {da.name!r} has no CRS; cannot write {path}")
-    tags = {k: str(v) for k, v in da.attrs.items() if k in {"units", "long_name", "history", "source"}}
+    if overview_resampling not in ("auto", "average", "nearest"):
+        raise InputError(
+            f"overview_resampling={overview_resampling!r} must be 'auto', 'average' or 'nearest'"
+        )
+    resampling = overview_resampling_for(da) if overview_resampling == "auto" else overview_resampling
+    tags = {k: str(da.attrs[k]) for k in _TAG_ATTRS if da.attrs.get(k) not in (None, "")}
+    if "attribution" in tags:
+        tags["TIFFTAG_COPYRIGHT"] = tags["attribution"]
     out = da.copy(deep=False)  # never touch the caller's attributes
+    floating = np.issubdtype(out.dtype, np.floating)
+    if nodata is not None and not floating and np.isnan(nodata):
+        nodata = out.attrs.get("nodata")  # integer codes: their own nodata value, if any
     if nodata is not None:
+        info = None if floating or out.dtype == bool else np.iinfo(out.dtype)
+        if info is not None and not (float(nodata).is_integer() and info.min <= nodata <= info.max):
+            raise InputError(f"nodata {nodata} of layer {da.name!r} does not fit its dtype {out.dtype}")
+        if floating and not np.isnan(nodata):
+            # NaN holes written as the declared value (rioxarray would leave them NaN)
+            out = out.where(out.notnull(), np.asarray(nodata, dtype=out.dtype))
         out = out.rio.write_nodata(nodata, encoded=False)
     out.attrs = {}
     with atomic_path(path) as tmp:
@@ -227,6 +297,7 @@ def write_cog(
             blocksize=blocksize,
             tags=tags,
             overviews="AUTO",
+            overview_resampling=resampling.upper(),
             windowed=False,  # numpy: one write (windowed writes are ~25x slower); Dask: stored chunk by chunk
         )
     return path

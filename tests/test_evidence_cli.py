@@ -111,3 +111,59 @@ def test_every_command_has_help():
         assert command in result.stdout
     for command in COMMANDS:
         assert main(["evidence", command, "--help"]) == 0
+
+
+# every command, on a float grid whose nodata is -9999 and which has a hole: each output declares a
+# nodata value and every missing pixel holds exactly it (never NaN under a numeric nodata)
+NODATA_RUNS = {
+    "reduction-to-pole": ["--inclination", "70", "--declination", "5", "--units", "nT"],
+    "vertical-derivative": ["--units", "nT"],
+    "derivative-easting": ["--units", "nT"],
+    "derivative-northing": ["--units", "nT"],
+    "total-horizontal-gradient": ["--units", "nT"],
+    "tilt-derivative": [],
+    "analytic-signal": ["--units", "nT"],
+    "upward-continuation": ["--height", "100", "--units", "nT"],
+    "slope": [],
+    "aspect": [],
+    "hillshade": [],
+    "landsat-toa": ["--mtl", "{mtl}", "--band", "4"],
+    "ratio": ["{grid}"],
+    "distance": [],
+    "line-density": ["--radius", "100"],
+}
+
+
+def test_nodata_is_written_explicitly_by_every_command(tmp_path):
+    assert sorted(NODATA_RUNS) == sorted(COMMANDS)
+    rng = np.random.default_rng(3)
+    values = (100 + np.cumsum(rng.normal(size=(48, 64)), axis=0)).astype("float32")
+    values[10:14, 20:25] = -9999
+    grid = tmp_path / "grid.tif"
+    with rasterio.open(grid, "w", driver="GTiff", width=64, height=48, count=1, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(500_000, 6_000_000, 50, 50), nodata=-9999) as dst:
+        dst.write(values, 1)
+    mtl = tmp_path / "scene_MTL.txt"
+    mtl.write_text("GROUP = L1_METADATA_FILE\n  SUN_ELEVATION = 45.0\n  REFLECTANCE_MULT_BAND_4 = 2.0E-05\n"
+                   "  REFLECTANCE_ADD_BAND_4 = -0.1\nEND_GROUP = L1_METADATA_FILE\n")
+    faults = tmp_path / "faults.geojson"
+    import geopandas as gpd
+    import shapely
+
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(500_500, 5_998_000), (503_000, 5_999_000)])],
+                     crs="EPSG:32633").to_file(faults)
+    for command, extra in NODATA_RUNS.items():
+        out = tmp_path / f"{command}.tif"
+        head = [str(faults), str(grid)] if command in ("distance", "line-density") else [str(grid)]
+        argv = ["evidence", command, *head, *(a.format(mtl=mtl, grid=grid) for a in extra), str(out)]
+        if command == "ratio":
+            argv = ["evidence", command, str(grid), str(grid), str(out)]
+        assert main(argv) == 0, command
+        with rasterio.open(out) as f:
+            data, nodata = f.read(1), f.nodata
+        assert nodata is not None, command
+        if np.isnan(nodata):  # outputs of grids without a float nodata (features, DN) use NaN
+            assert command in ("distance", "line-density", "landsat-toa"), command
+        else:
+            assert nodata == -9999 and not np.isnan(data).any(), command
+            assert (data == -9999).sum() >= 20, command  # the hole (it may grow by the stencil)

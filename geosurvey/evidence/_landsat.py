@@ -99,7 +99,7 @@ def read_mtl(path: str | Path) -> LandsatMetadata:
     geosurvey.errors.MissingInputError
         If the file does not exist.
     geosurvey.errors.InputError
-        If it lacks the sun elevation or every reflectance coefficient.
+        If it lacks the sun elevation or every reflectance coefficient, or a value is not a number.
     """
     path = Path(path)
     if not path.is_file():
@@ -111,16 +111,29 @@ def read_mtl(path: str | Path) -> LandsatMetadata:
             _flatten_json(json.loads(text), values)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path} is not valid JSON ({exc}); pass the scene's *_MTL.json or *_MTL.txt") from exc
+        except RecursionError:
+            raise InputError(f"{path} is nested too deeply to be an MTL file; pass the scene's *_MTL.json") from None
     else:
         for line in text.splitlines():
             match = _ODL.match(line)
             if match and match.group(1) not in {"GROUP", "END_GROUP"}:
                 values[match.group(1)] = match.group(2).strip('"')
+    def number(key: str) -> float:
+        try:
+            value = float(values[key])
+        except ValueError:
+            raise InputError(
+                f"{path}: {key} = {values[key][:40]!r} is not a number; restore the scene's original MTL file"
+            ) from None
+        if not np.isfinite(value):
+            raise InputError(f"{path}: {key} = {values[key]!r} is not finite; restore the scene's original MTL file")
+        return value
+
     per_band: dict[str, dict[int, float]] = {name: {} for name in _PER_BAND.values()}
-    for key, value in values.items():
+    for key in values:
         for prefix, attr in _PER_BAND.items():
             if key.startswith(prefix) and key[len(prefix):].isdigit():
-                per_band[attr][int(key[len(prefix):])] = float(value)
+                per_band[attr][int(key[len(prefix):])] = number(key)
     missing = [k for k in ("SUN_ELEVATION",) if k not in values]
     if missing or not per_band["reflectance_mult"]:
         raise InputError(
@@ -129,8 +142,8 @@ def read_mtl(path: str | Path) -> LandsatMetadata:
         )
     return LandsatMetadata(
         product_id=values.get("LANDSAT_PRODUCT_ID", path.stem.removesuffix("_MTL")),
-        sun_elevation=float(values["SUN_ELEVATION"]),
-        earth_sun_distance=float(values.get("EARTH_SUN_DISTANCE", "nan")),
+        sun_elevation=number("SUN_ELEVATION"),
+        earth_sun_distance=number("EARTH_SUN_DISTANCE") if "EARTH_SUN_DISTANCE" in values else float("nan"),
         source=str(path),
         **per_band,
     )
