@@ -155,6 +155,28 @@ _EN = {
     "file": "File",
     "size": "Size",
     # -- end of web maps and portal block --
+    # -- run and demo (geosurvey.runner.run, geosurvey.demo; issue 8) --
+    "run_stage": "[{i}/{n}] {name}",
+    "run_done": "      done in {s:.1f} s",
+    "run_stage_area": "survey area (registry, approvals)",
+    "run_stage_search": "catalogue search",
+    "run_stage_load": "load onto the area's grid (odc-stac, Dask)",
+    "run_stage_evidence": "evidence layers (computed once)",
+    "run_stage_score": "prospectivity score ({method})",
+    "run_stage_evaluate": "evaluation against the occurrences",
+    "run_stage_publish": "outputs (COGs, report, manifest, web map, STAC)",
+    "demo_stage_data": "demo data (synthetic survey, registry approval, static STAC catalogue)",
+    "run_summary": "Survey area {area} ({status}), recipe {recipe}: ROC AUC {auc:.3f}; "
+    "occurrences in the top 5/10/20% of the area: {c5:.0%} / {c10:.0%} / {c20:.0%} "
+    "({n} occurrences on the grid)",
+    "run_best_layer": "Best single layer: {layer}, ROC AUC {auc:.3f}",
+    "run_outputs": "Web map: {map}\nScore COG: {cog}\nReport: {report}",
+    "not_agreed": "NOT AGREED",
+    "not_agreed_note": "NOT AGREED: survey area {area} is {status}; awaiting approval from {pending}",
+    "flat_score": "the score is flat ({value:.4g}) over {share:.0%} of the valid area; memberships "
+    "at 0 or 1 there: {layers}",
+    "demo_title_suffix": "DEMO (synthetic data)",
+    # -- end of run and demo block --
 }
 
 _JA = {
@@ -293,6 +315,27 @@ _JA = {
     "file": "ファイル",
     "size": "サイズ",
     # -- end of web maps and portal block --
+    # -- run and demo (geosurvey.runner.run, geosurvey.demo; issue 8) --
+    "run_stage": "[{i}/{n}] {name}",
+    "run_done": "      {s:.1f} 秒で完了",
+    "run_stage_area": "調査地域（登録簿、承認）",
+    "run_stage_search": "カタログ検索",
+    "run_stage_load": "調査地域の格子への読み込み（odc-stac、Dask）",
+    "run_stage_evidence": "証拠レイヤー（一度だけ計算）",
+    "run_stage_score": "有望度スコア（{method}）",
+    "run_stage_evaluate": "既知鉱徴地による評価",
+    "run_stage_publish": "出力（COG、レポート、マニフェスト、ウェブ地図、STAC）",
+    "demo_stage_data": "デモデータ（合成調査、登録簿での承認、静的 STAC カタログ）",
+    "run_summary": "調査地域 {area}（{status}）、レシピ {recipe}: ROC AUC {auc:.3f}、面積上位 "
+    "5/10/20% に含まれる既知鉱徴地の割合: {c5:.0%} / {c10:.0%} / {c20:.0%}（格子内の鉱徴地 {n} 件）",
+    "run_best_layer": "単独で最良のレイヤー: {layer}、ROC AUC {auc:.3f}",
+    "run_outputs": "ウェブ地図: {map}\nスコア COG: {cog}\nレポート: {report}",
+    "not_agreed": "未合意",
+    "not_agreed_note": "未合意: 調査地域 {area} の状態は {status}、承認待ちの当事者: {pending}",
+    "flat_score": "有効範囲の {share:.0%} でスコアが一定（{value:.4g}）です。そこで 0 または 1 に"
+    "なるメンバーシップ: {layers}",
+    "demo_title_suffix": "デモ（合成データ）",
+    # -- end of run and demo block --
 }
 
 TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
