@@ -73,15 +73,28 @@ from geosurvey.prospectivity._validation import (  # spatial cross-validation (i
     cv_splits,
     negative_sampling_sensitivity,
 )
+from geosurvey.prospectivity._woe import (  # weights of evidence (issue 10)
+    BinaryEvidence,
+    ConditionalIndependence,
+    Posterior,
+    WeightsOfEvidence,
+    conditional_independence,
+    generalise,
+    pairwise_chi_square,
+    posterior,
+    weights_of_evidence,
+)
 
 __all__ = [
     "EVIDENCE_FUNCTIONS",
     "MEMBERSHIP_PARAMETERS",
     "METHODS",
+    "BinaryEvidence",  # weights of evidence (issue 10)
     "CVResult",
     "CVScheme",
     "CVSpec",
     "ClassWeight",
+    "ConditionalIndependence",  # weights of evidence (issue 10)
     "Criterion",
     "EvidenceContext",
     "EvidenceFunction",
@@ -93,15 +106,18 @@ __all__ = [
     "Method",
     "MissingPolicy",
     "Params",
+    "Posterior",  # weights of evidence (issue 10)
     "RasterClassifier",
     "Recipe",
     "Scored",
     "SensitivityReport",
     "Step",
     "TrainingSample",
+    "WeightsOfEvidence",  # weights of evidence (issue 10)
     "background_cells",
     "build_evidence",
     "check_membership",
+    "conditional_independence",  # weights of evidence (issue 10)
     "cross_validate",
     "cv_splits",
     "data_availability",
@@ -110,13 +126,16 @@ __all__ = [
     "fuzzy_or",
     "fuzzy_product",
     "fuzzy_sum",
+    "generalise",  # weights of evidence (issue 10)
     "known_band_names",
     "load_recipe",
     "membership",
     "memberships",
     "negative_sampling_sensitivity",
     "occurrence_cells",
+    "pairwise_chi_square",  # weights of evidence (issue 10)
     "parse_recipe",
+    "posterior",  # weights of evidence (issue 10)
     "pu_bagging",
     "sample_stack",
     "score",
@@ -124,4 +143,5 @@ __all__ = [
     "shipped_recipes",
     "stack_layers",
     "training_sample",
+    "weights_of_evidence",  # weights of evidence (issue 10)
 ]
