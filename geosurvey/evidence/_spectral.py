@@ -83,9 +83,10 @@ class _Index:
 def _aster_aliases(k: int) -> tuple[str, ...]:
     """Names under which ASTER band ``k`` may appear in a Dataset."""
     if k == 3:
-        return ("B3N", "B03N", "B3", "B03", "VNIR_Band3N")
+        return ("B3N", "B03N", "B3", "B03", "VNIR_Band3N", "vnir3")
     group = "VNIR" if k <= 3 else "SWIR" if k <= 9 else "TIR"
-    return (f"B{k}", f"B{k:02d}", f"{group}_Band{k}")
+    # the last alias is the catalogue definitions' common name (vnir1..3, swir4..9, tir10..14)
+    return (f"B{k}", f"B{k:02d}", f"{group}_Band{k}", f"{group.lower()}{k}")
 
 
 def _pick_aster(data: xr.Dataset, k: int, func: str) -> tuple[str, xr.DataArray]:
