@@ -264,3 +264,49 @@ def test_input_error_text_is_not_echoed_raw(capsys, registry: Path) -> None:
     assert os.path.exists(registry / "mp.geojson")
     with pytest.raises(InputError):
         Registry(registry).withdraw("mp", party="US", private_key=b"", reason=f"{RLO}")
+
+
+# Item 5: geometry says what it does.
+BBOX_CASES = {
+    "190° wide, W < E (was stored as its 170° complement)": (
+        "-100,10,90,20", ["--bbox: -100,10,90,20 is 190° of longitude wide", "give 90,10,-100,20"]),
+    "west and east swapped": ("20,10,10,20", ["did you swap west and east?", "10,10,20,20"]),
+    "crossing 180° and wider than 180°": ("-10,0,-20,5", ["350° wide; did you swap west and east?"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fix", [False, True], ids=["plain", "--fix"])
+@pytest.mark.parametrize("case", list(BBOX_CASES))
+def test_boxes_wider_than_180_degrees_are_refused_clearly(
+    capsys, tmp_path: Path, registry: Path, case: str, fix: bool
+) -> None:
+    bbox, needles = BBOX_CASES[case]
+    before = snapshot(tmp_path)
+    extra = ["--fix"] if fix else []
+    code, _, err = cli(capsys, "aoi", "propose", f"--bbox={bbox}", *extra, "--id", "wide", "--name-en", "W",
+                       *PROPOSE[:-1], "-r", registry)  # fmt: skip
+    one_line_refusal(code, err, *needles)
+    assert "self-intersection" not in err
+    code, _, err = cli(
+        capsys, "aoi", "amend", "mp", "-p", "JP", f"--bbox={bbox}", *extra, "-r", registry
+    )
+    one_line_refusal(code, err, *needles)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_box_across_180_degrees_is_stored_as_that_box(capsys, registry: Path) -> None:
+    """170°E to 170°W is 20° wide: stored as two parts of 10° each, not as the 340° complement."""
+    from pyproj import Geod
+
+    code, _, err = cli(capsys, "aoi", "propose", "--bbox=170,10,-170,20", "--id", "across", "--name-en", "A",
+                       *PROPOSE[:-1], "-r", registry)  # fmt: skip
+    assert code == 0, err
+    area = Registry(registry).get("across")
+    assert area.bounds == (170.0, 10.0, -170.0, 20.0)
+    # the area of a 20° x 10° lon/lat box on the ellipsoid, from pyproj's geodesics directly
+    # (edges along parallels densified to 0.01°, as RFC 7946 edges are straight in lon/lat)
+    lons = [170 + i * 0.01 for i in range(2001)]
+    ring_lon = lons + lons[::-1]
+    ring_lat = [10.0] * len(lons) + [20.0] * len(lons)
+    expected = abs(Geod(ellps="WGS84").polygon_area_perimeter(ring_lon, ring_lat)[0]) / 1e6
+    assert area.area_km2 == pytest.approx(expected, rel=1e-6)

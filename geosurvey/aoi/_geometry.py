@@ -245,6 +245,16 @@ def bbox_geometry(bbox: Sequence[float] | str, *, where: str = "--bbox") -> Poly
     ``west > east`` means the box crosses the antimeridian (RFC 7946 §5.2); it is returned cut into
     its parts east and west of 180°. Edges follow parallels and meridians (straight in
     longitude/latitude, as RFC 7946 defines a GeoJSON edge).
+
+    Raises
+    ------
+    InputError
+        Not four numbers.
+    GeometryError
+        Out of range, south not below north, no width, or wider than 180° of longitude (an edge
+        that long would be read the shorter way round, as the complement of the box); a box with
+        west > east that would be wider than 180° is most likely west and east swapped, and the
+        message says so.
     """
     if isinstance(bbox, str):
         try:
@@ -276,6 +286,23 @@ def bbox_geometry(bbox: Sequence[float] | str, *, where: str = "--bbox") -> Poly
         )
     if west == east:
         raise GeometryError(f"{where}: west and east are equal ({west}); the box has no area")
+    # A box spans east - west degrees of longitude, or east + 360 - west across 180°. Wider than
+    # 180°, its edges along the parallels would be longer than half the globe, which GeoJSON
+    # readers (and normalise_geometry) take the shorter way round: the complement of the box.
+    width = east - west if west < east else east + 360.0 - west
+    if width > 180.0:
+        box_text = f"{west:g},{south:g},{east:g},{north:g}"
+        if west > east:
+            raise GeometryError(
+                f"{where}: {box_text} has west ({west:g}) > east ({east:g}), which means a box "
+                f"across 180° that is {width:g}° wide; did you swap west and east? The box from "
+                f"{east:g} to {west:g} is {east:g},{south:g},{west:g},{north:g} (WEST,SOUTH,EAST,NORTH)"
+            )
+        raise GeometryError(
+            f"{where}: {box_text} is {width:g}° of longitude wide; a survey-area box can be at most "
+            f"180° wide. For the {360 - width:g}° box across 180° from {east:g} to {west:g}, give "
+            f"{east:g},{south:g},{west:g},{north:g} (WEST > EAST crosses 180°)"
+        )
     if west < east:
         return box(west, south, east, north)
     return MultiPolygon([box(west, south, 180.0, north), box(-180.0, south, east, north)])
