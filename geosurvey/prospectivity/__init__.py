@@ -17,6 +17,19 @@ from geosurvey.prospectivity._chain import (
     build_evidence,
     known_band_names,
 )
+from geosurvey.prospectivity._ensemble import (  # uncertainty (issue 11)
+    RISK_RETURN_CLASSES,
+    Ensemble,
+    fit_ensemble,
+    risk_return_classes,
+    risk_return_thresholds,
+)
+from geosurvey.prospectivity._explain import (  # explanation (issue 11)
+    ContributionMethod,
+    target_drivers,
+    top_layers,
+    tree_contributions,
+)
 from geosurvey.prospectivity._fuzzy import (
     MEMBERSHIP_PARAMETERS,
     MembershipKind,
@@ -89,13 +102,16 @@ __all__ = [
     "EVIDENCE_FUNCTIONS",
     "MEMBERSHIP_PARAMETERS",
     "METHODS",
+    "RISK_RETURN_CLASSES",
     "BinaryEvidence",  # weights of evidence (issue 10)
     "CVResult",
     "CVScheme",
     "CVSpec",
     "ClassWeight",
     "ConditionalIndependence",  # weights of evidence (issue 10)
+    "ContributionMethod",
     "Criterion",
+    "Ensemble",
     "EvidenceContext",
     "EvidenceFunction",
     "EvidenceSpec",
@@ -121,6 +137,7 @@ __all__ = [
     "cross_validate",
     "cv_splits",
     "data_availability",
+    "fit_ensemble",
     "fuzzy_and",
     "fuzzy_gamma",
     "fuzzy_or",
@@ -137,11 +154,16 @@ __all__ = [
     "parse_recipe",
     "posterior",  # weights of evidence (issue 10)
     "pu_bagging",
+    "risk_return_classes",
+    "risk_return_thresholds",
     "sample_stack",
     "score",
     "score_layers",
     "shipped_recipes",
     "stack_layers",
+    "target_drivers",
+    "top_layers",
     "training_sample",
+    "tree_contributions",
     "weights_of_evidence",  # weights of evidence (issue 10)
 ]

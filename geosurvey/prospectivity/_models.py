@@ -78,7 +78,8 @@ def stack_layers(layers: Mapping[str, xr.DataArray]) -> xr.DataArray:
     return stacked
 
 
-def _check_stack(stack: xr.DataArray, what: str) -> None:
+def check_stack(stack: xr.DataArray, what: str) -> None:
+    """Refuse anything but a ``(layer, y, x)`` evidence stack (from :func:`stack_layers`)."""
     if stack.dims != ("layer", "y", "x"):
         raise InputError(
             f"{what}: the evidence stack has dims {stack.dims}; build it with stack_layers"
@@ -91,7 +92,7 @@ def sample_stack(stack: xr.DataArray, sample: TrainingSample) -> np.ndarray:
     Vectorised point indexing of the stacked array (Dask's ``vindex`` under xarray), so only the
     chunks holding a sampled cell are read.
     """
-    _check_stack(stack, "sample_stack")
+    check_stack(stack, "sample_stack")
     picked = stack.isel(
         y=xr.DataArray(sample.rows, dims="cell"), x=xr.DataArray(sample.cols, dims="cell")
     ).transpose("cell", "layer")
@@ -104,7 +105,7 @@ def data_availability(stack: xr.DataArray) -> xr.DataArray:
 
     1 where every layer has a value, 0 where none has; dimensionless.
     """
-    _check_stack(stack, "data_availability")
+    check_stack(stack, "data_availability")
     share = stack.notnull().mean("layer").astype(np.float32)
     return annotate(
         share.rename("data_availability"),
@@ -152,7 +153,8 @@ class RasterClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.estimator = estimator
         self.missing = missing
 
-    def _rows_ok(self, X: np.ndarray) -> np.ndarray:
+    def valid_rows(self, X: np.ndarray) -> np.ndarray:
+        """Which rows of ``X`` the model scores (all, or those without missing evidence)."""
         if self.missing == "estimator":
             return np.ones(X.shape[0], dtype=bool)
         return np.isfinite(X).all(axis=1)
@@ -178,7 +180,7 @@ class RasterClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"the training values have shape {X.shape} for {y.shape[0]} labels; give one row "
                 "of layer values per label"
             )
-        ok = self._rows_ok(X)
+        ok = self.valid_rows(X)
         if not ok.all():
             warnings.warn(
                 f"{int((~ok).sum())} training cell(s) have missing evidence and are left out of "
@@ -208,7 +210,7 @@ class RasterClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         X = np.asarray(X, dtype=np.float64)
         out = np.full((X.shape[0], 2), np.nan)
-        ok = self._rows_ok(X)
+        ok = self.valid_rows(X)
         if ok.any():
             proba = self.estimator_.predict_proba(X[ok])
             column = list(self.estimator_.classes_).index(1)
@@ -249,7 +251,7 @@ class RasterClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``(y, x)`` float32, dimensionless 0–1; NaN where evidence is missing (``missing="nan"``).
         """
         check_is_fitted(self, "estimator_")
-        _check_stack(stack, "predict_raster")
+        check_stack(stack, "predict_raster")
         layers = tuple(str(v) for v in stack["layer"].values)
         expected = getattr(self, "layers_", None)
         if expected is not None and layers != expected:
