@@ -177,6 +177,26 @@ _EN = {
     "at 0 or 1 there: {layers}",
     "demo_title_suffix": "DEMO (synthetic data)",
     # -- end of run and demo block --
+    # -- evaluation plots and targets (geosurvey.evaluation, prospectivity.targets; issue 10) --
+    "eval_random": "Random (no skill)",
+    "eval_success_rate": "Success rate (training occurrences)",
+    "eval_prediction_rate": "Prediction rate (held-out occurrences)",
+    "eval_auc": "AUC {auc:.3f}",
+    "eval_auc_ci": "({pct}% CI {lo:.3f}–{hi:.3f})",
+    "eval_area_fraction": "Fraction of the area (highest scores first)",
+    "eval_captured": "Fraction of occurrences captured",
+    "eval_rate_title": "Success- and prediction-rate curves",
+    "eval_pa_title": "Prediction–area plot",
+    "eval_pa_threshold": "Score threshold",
+    "eval_pa_predicted": "Occurrences predicted (%)",
+    "eval_pa_area": "Area occupied (%)",
+    "eval_pa_intersection": "{occ:.0f}% of occurrences in {area:.0f}% of the area (density {nd:.1f})",
+    "target_rank": "Rank",
+    "target_area": "Area (km²)",
+    "target_mean_score": "Mean score",
+    "target_max_score": "Maximum score",
+    "target_occurrences": "Occurrences inside",
+    "target_evidence": "Evidence raising it most",
 }
 
 _JA = {
@@ -336,6 +356,26 @@ _JA = {
     "なるメンバーシップ: {layers}",
     "demo_title_suffix": "デモ（合成データ）",
     # -- end of run and demo block --
+    # -- evaluation plots and targets (geosurvey.evaluation, prospectivity.targets; issue 10) --
+    "eval_random": "ランダム（識別力なし）",
+    "eval_success_rate": "成功率曲線（学習用の鉱床）",
+    "eval_prediction_rate": "予測率曲線（検証用の鉱床）",
+    "eval_auc": "AUC {auc:.3f}",
+    "eval_auc_ci": "（{pct}%信頼区間 {lo:.3f}–{hi:.3f}）",
+    "eval_area_fraction": "面積の割合（スコアの高い順）",
+    "eval_captured": "含まれる鉱床の割合",
+    "eval_rate_title": "成功率曲線と予測率曲線",
+    "eval_pa_title": "予測–面積（P–A）プロット",
+    "eval_pa_threshold": "スコアのしきい値",
+    "eval_pa_predicted": "予測された鉱床（%）",
+    "eval_pa_area": "占める面積（%）",
+    "eval_pa_intersection": "面積の{area:.0f}%に鉱床の{occ:.0f}%（密度 {nd:.1f}）",
+    "target_rank": "順位",
+    "target_area": "面積（km²）",
+    "target_mean_score": "平均スコア",
+    "target_max_score": "最大スコア",
+    "target_occurrences": "含まれる鉱床",
+    "target_evidence": "寄与の大きい証拠図",
 }
 
 TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
