@@ -197,6 +197,40 @@ _EN = {
     "target_max_score": "Maximum score",
     "target_occurrences": "Occurrences inside",
     "target_evidence": "Evidence raising it most",
+    # -- recipe library (geosurvey recipe list/show, recipes_for; issue 12) --
+    "recipe_auto_reason": "recipe {recipe} serves deposit model {models} of area {area}",
+    "recipe_auto_none": "no shipped recipe serves the deposit models of area {area} ({models}); "
+    "the shipped recipes serve: {served}; give a recipe of your own (a .toml file) for this system",
+    "recipe_auto_no_models": "survey area {area} names no deposit models, so no recipe can be "
+    "picked for it; name a recipe, or amend the area's deposit models",
+    "recipe_col_id": "recipe",
+    "recipe_col_models": "deposit models",
+    "recipe_col_method": "method",
+    "recipe_col_layers": "layers",
+    "recipe_col_title": "title",
+    "recipe_title": "Recipe",
+    "recipe_method": "Method",
+    "recipe_models": "Deposit models",
+    "recipe_commodities": "Commodities",
+    "recipe_description": "Description",
+    "recipe_layers": "Evidence layers",
+    "recipe_from": "from",
+    "recipe_units": "units",
+    "recipe_steps": "steps",
+    "recipe_membership": "membership",
+    "recipe_why": "why",
+    "recipe_catalogues": "catalogues",
+    "recipe_no_catalogue": "no catalogue definition (a partner must ingest it)",
+    "recipe_features": "vector features given to the run",
+    "recipe_criteria": "Mappable criteria",
+    "recipe_stage_source": "source",
+    "recipe_stage_pathway": "pathway",
+    "recipe_stage_trap": "trap",
+    "recipe_stage_preservation": "preservation",
+    "recipe_stage_modifier": "modifier",
+    "recipe_references": "References",
+    "recipe_file": "File",
+    # -- end of recipe library block --
 }
 
 _JA = {
@@ -376,6 +410,40 @@ _JA = {
     "target_max_score": "最大スコア",
     "target_occurrences": "含まれる鉱床",
     "target_evidence": "寄与の大きい証拠図",
+    # -- recipe library (geosurvey recipe list/show, recipes_for; issue 12) --
+    "recipe_auto_reason": "レシピ {recipe} は調査地域 {area} の鉱床モデル {models} に対応します",
+    "recipe_auto_none": "調査地域 {area} の鉱床モデル（{models}）に対応する同梱レシピはありません。"
+    "同梱レシピが対応する鉱床モデル: {served}。この鉱床システム用のレシピ（.toml ファイル）を指定してください",
+    "recipe_auto_no_models": "調査地域 {area} には鉱床モデルが指定されていないため、レシピを選べません。"
+    "レシピを指定するか、調査地域の鉱床モデルを修正してください",
+    "recipe_col_id": "レシピ",
+    "recipe_col_models": "鉱床モデル",
+    "recipe_col_method": "手法",
+    "recipe_col_layers": "レイヤー数",
+    "recipe_col_title": "名称",
+    "recipe_title": "レシピ",
+    "recipe_method": "手法",
+    "recipe_models": "鉱床モデル",
+    "recipe_commodities": "対象鉱種",
+    "recipe_description": "概要",
+    "recipe_layers": "証拠レイヤー",
+    "recipe_from": "入力",
+    "recipe_units": "単位",
+    "recipe_steps": "処理",
+    "recipe_membership": "メンバーシップ",
+    "recipe_why": "根拠",
+    "recipe_catalogues": "カタログ",
+    "recipe_no_catalogue": "カタログ定義なし（パートナーによる取り込みが必要）",
+    "recipe_features": "実行時に与えるベクターデータ",
+    "recipe_criteria": "図示可能な基準",
+    "recipe_stage_source": "起源",
+    "recipe_stage_pathway": "経路",
+    "recipe_stage_trap": "トラップ",
+    "recipe_stage_preservation": "保存",
+    "recipe_stage_modifier": "修飾要因",
+    "recipe_references": "文献",
+    "recipe_file": "ファイル",
+    # -- end of recipe library block --
 }
 
 TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
