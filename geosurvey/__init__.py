@@ -48,6 +48,8 @@ _NAMES = {
     "score": "prospectivity",
     "web_map": "publish",
     "dask_client": "runner",
+    "run": "runner",
+    "build_evidence": "prospectivity",
     "save_web_map": "publish",
 }
 

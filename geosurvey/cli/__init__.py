@@ -103,7 +103,7 @@ _GROUPS = {
     "catalog": "geosurvey.cli.catalog",
     "evidence": "geosurvey.cli.evidence",
 }
-_COMMANDS = ("geosurvey.cli.demo", "geosurvey.cli.batch")
+_COMMANDS = ("geosurvey.cli.demo", "geosurvey.cli.run", "geosurvey.cli.batch")
 
 for _name, _module in _GROUPS.items():
     app.add_typer(importlib.import_module(_module).app, name=_name)

@@ -4,7 +4,7 @@ Everything here is DEMO data, generated deterministically from a seed; it stands
 :func:`run_demo` is what ``geosurvey demo`` runs.
 """
 
-from geosurvey.demo._run import DemoResult, run_demo
+from geosurvey.demo._run import DemoData, DemoResult, make_demo_data, run_demo
 from geosurvey.demo._synthetic import DemoSurvey, make_demo_survey
 
-__all__ = ["DemoResult", "DemoSurvey", "make_demo_survey", "run_demo"]
+__all__ = ["DemoData", "DemoResult", "DemoSurvey", "make_demo_data", "make_demo_survey", "run_demo"]

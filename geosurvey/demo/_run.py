@@ -1,20 +1,11 @@
-"""``geosurvey demo``: the whole job, top to bottom, on the generated demo survey.
+"""``geosurvey demo``: generated demo data, then :func:`geosurvey.runner.run`'s stages on them.
 
-Stages (each a call of a public function of the stage's module, in the order of DESIGN.md):
-
-1. survey area: generate the demo survey (:func:`make_demo_survey`) and agree its area in a fresh
-   registry under the output folder (two demo parties whose keys are generated at run time and never
-   written anywhere);
-2. catalogue: write the demo rasters as COGs and a static STAC catalogue (``proj``, ``raster``,
-   ``eo``);
-3. load: search the catalogue for the area and load the items with odc-stac onto the area's grid, as
-   a Dask-backed Dataset;
-4. evidence: four lazy evidence layers (SWIR ratio, tilt derivative of the reduced-to-pole field,
-   eTh/K, distance to faults);
-5. score: fuzzy memberships and the fuzzy gamma overlay of the ``demo-iocg`` recipe;
-6. evaluate: ROC AUC and capture efficiency against the known occurrences (score and each layer);
-7. publish: the score as a COG, an output STAC catalogue, the web map ``index.html``, a JSON report
-   and a manifest.
+1. demo data: generate the demo survey (:func:`make_demo_survey`), agree its area in a fresh
+   registry under the output folder (two demo parties whose keys are generated at run time and
+   never written anywhere), write its rasters as COGs in a static STAC catalogue (``proj``,
+   ``raster``, ``eo``) and its faults and known occurrences as GeoJSON;
+2. the run: the same stages as ``geosurvey run demo-iocg --recipe demo-iocg ...`` (search, load,
+   evidence, score, evaluate, publish), written into the same folder.
 
 The output folder is built in a temporary sibling and renamed into place only when every stage
 succeeded, so a failed run leaves nothing behind.
@@ -22,82 +13,33 @@ succeeded, so a failed run leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-import dask
-import xarray as xr
-
-from geosurvey import __version__
-from geosurvey.errors import InputError
+from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text, output_folder, write_cog
-from geosurvey.provenance import manifest
-from geosurvey.runner import dask_client, describe_scheduler
+from geosurvey.runner import RunResult, dask_client, execute_run, plan_run
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoData", "DemoResult", "make_demo_data", "run_demo"]
 
-Lang = Literal["en", "ja"]
-LANGS: tuple[str, ...] = ("en", "ja")
-
-#: The evidence layers of the demo and how each is made (documentation for the report and map).
-EVIDENCE_DESCRIPTIONS = {
-    "clay_hydroxyl": "swir16 / swir22 reflectance ratio (AlOH clays and sericite)",
-    "tilt": "tilt derivative of the reduced-to-pole magnetic anomaly, rad (z down)",
-    "eth_k": "eTh / K radiometric ratio, ppm/% (potassic alteration lowers it)",
-    "fault_distance": "Euclidean distance to the nearest mapped fault, m",
-}
-
-_MESSAGES = {
-    "en": {
-        "stage": "[{i}/{n}] {name}",
-        "done": "      done in {s:.1f} s",
-        "summary": "Demo survey {area} ({status}): ROC AUC {auc:.3f}; occurrences in the top 5/10/20% "
-        "of the area: {c5:.0%} / {c10:.0%} / {c20:.0%}",
-        "outputs": "Web map: {map}\nScore COG: {cog}\nReport: {report}",
-        "stages": [
-            "survey area (demo data, registry approval)",
-            "static STAC catalogue",
-            "search and load (odc-stac, Dask)",
-            "evidence layers",
-            "prospectivity score (fuzzy gamma)",
-            "evaluation",
-            "publish (COG, STAC, web map)",
-        ],
-    },
-    "ja": {
-        "stage": "[{i}/{n}] {name}",
-        "done": "      {s:.1f} 秒で完了",
-        "summary": "デモ調査地域 {area}（{status}）: ROC AUC {auc:.3f}、面積上位 5/10/20% に含まれる"
-        "既知鉱徴地の割合: {c5:.0%} / {c10:.0%} / {c20:.0%}",
-        "outputs": "ウェブ地図: {map}\nスコア COG: {cog}\nレポート: {report}",
-        "stages": [
-            "調査地域（デモデータ、登録簿での承認）",
-            "静的 STAC カタログ",
-            "検索と読み込み（odc-stac、Dask）",
-            "証拠レイヤー",
-            "有望度スコア（ファジィ・ガンマ）",
-            "評価",
-            "公開（COG、STAC、ウェブ地図）",
-        ],
-    },
-}
+#: The language codes the demo speaks (those of :mod:`geosurvey.i18n`).
+LANGS: tuple[str, ...] = tuple(TEXT)
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What :func:`run_demo` produced."""
+    """What :func:`run_demo` produced: the run's result plus where the demo data went."""
 
     out: Path
     area_id: str
     status: str
-    metrics: dict[str, object]
+    metrics: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    run: RunResult | None = None
 
     @property
     def web_map(self) -> Path:
@@ -115,25 +57,34 @@ class DemoResult:
         return self.out / "report.json"
 
 
-class _Stages:
-    def __init__(self, lang: Lang, echo: Callable[[str], None]) -> None:
-        self.msg = _MESSAGES[lang]
-        self.echo = echo
-        self.timings: dict[str, float] = {}
-        self.i = 0
+@dataclass(frozen=True)
+class DemoData:
+    """The demo's inputs on disk, as a real survey's would be: a registry, a catalogue, vectors.
 
-    @contextmanager
-    def __call__(self, key: str) -> Iterator[None]:
-        names = self.msg["stages"]
-        self.echo(self.msg["stage"].format(i=self.i + 1, n=len(names), name=names[self.i]))
-        start = time.perf_counter()
-        yield
-        self.timings[key] = time.perf_counter() - start
-        self.echo(self.msg["done"].format(s=self.timings[key]))
-        self.i += 1
+    Parameters
+    ----------
+    registry
+        The registry folder holding the agreed area ``area_id``.
+    catalog
+        The static STAC catalogue (``catalog.json``).
+    occurrences, faults
+        GeoJSON files of the known occurrences and the mapped faults.
+    field
+        The main-field inclination and declination (degrees) the synthetic anomaly was made with.
+    survey
+        The generated survey (rasters, vectors, band descriptions).
+    """
+
+    registry: Path
+    catalog: Path
+    occurrences: Path
+    faults: Path
+    area_id: str
+    field: tuple[float, float]
+    survey: Any
 
 
-def _agree_area(survey: object, registry_dir: Path) -> object:
+def _agree_area(survey: object, registry_dir: Path, *, area_id: str = "demo-iocg") -> object:
     """A fresh registry with two demo parties that both approve the demo area."""
     from geosurvey.aoi import Registry, generate_keypair
 
@@ -156,7 +107,7 @@ def _agree_area(survey: object, registry_dir: Path) -> object:
     registry = Registry.init(registry_dir, parties=parties)
     area = registry.propose(
         survey.area,  # type: ignore[attr-defined]
-        id="demo-iocg",
+        id=area_id,
         name_en="Demo IOCG survey area (synthetic data)",
         name_ja="デモ IOCG 調査地域（合成データ）",
         region=["US"],
@@ -217,22 +168,43 @@ def _write_catalogue(survey: object, folder: Path) -> Path:
     )
 
 
-def _evidence(ds: xr.Dataset, survey: object, recipe: object) -> dict[str, xr.DataArray]:
-    from geosurvey.prospectivity import EvidenceContext, build_evidence
+def make_demo_data(folder: str | Path, *, seed: int = 0, resolution: float = 100.0,
+                   area_id: str = "demo-iocg") -> DemoData:
+    """Generate the demo survey and write it as a survey's inputs into ``folder`` (which must exist).
 
-    inclination, declination = survey.field  # type: ignore[attr-defined]
-    return build_evidence(
-        ds,
-        recipe,
-        features={"faults": survey.faults},  # type: ignore[attr-defined]
-        context=EvidenceContext(inclination=inclination, declination=declination),
-    )
+    Writes ``folder/aoi`` (a registry where two demo parties agree the area ``area_id``),
+    ``folder/catalog`` (the rasters as COGs in a static STAC catalogue) and ``folder/data``
+    (``occurrences.geojson``, ``faults.geojson``).
+
+    Parameters
+    ----------
+    folder
+        An existing, writable folder.
+    seed
+        Seed of the generator (the same seed gives the same data).
+    resolution
+        Pixel size of the generated rasters, metres.
+    area_id
+        The id under which the area is agreed (batch tests make several).
+    """
+    from geosurvey.demo._synthetic import make_demo_survey
+
+    folder = Path(folder)
+    survey = make_demo_survey(seed=seed, resolution=resolution)
+    _agree_area(survey, folder / "aoi", area_id=area_id)
+    catalog = _write_catalogue(survey, folder / "catalog")
+    (folder / "data").mkdir()
+    vectors = {}
+    for name, frame in (("occurrences", survey.occurrences), ("faults", survey.faults)):
+        vectors[name] = atomic_write_text(folder / "data" / f"{name}.geojson", frame.to_json(drop_id=True))
+    return DemoData(folder / "aoi", catalog, vectors["occurrences"], vectors["faults"], area_id,
+                    tuple(survey.field), survey)
 
 
 def run_demo(
     out: str | Path = "geosurvey-demo",
     *,
-    lang: Lang = "en",
+    lang: Language = "en",
     seed: int = 0,
     resolution: float = 100.0,
     overwrite: bool = False,
@@ -265,125 +237,22 @@ def run_demo(
     DemoResult
         Paths, the area's derived status, metrics and per-stage timings (seconds).
     """
-    if lang not in LANGS:
-        raise InputError(f"unknown language {lang!r}; use one of: {', '.join(LANGS)}")
-    from geosurvey import catalogs, publish
-    from geosurvey.demo._synthetic import make_demo_survey
-    from geosurvey.evaluation import evaluate
-    from geosurvey.grid import geobox_for
-    from geosurvey.prospectivity import load_recipe, score
-
-    stage = _Stages(lang, echo)
+    lang = check_lang(lang)
+    text = TEXT[lang]
     final = Path(out).absolute()
-    recipe = load_recipe("demo-iocg")
     with output_folder(final, overwrite=overwrite) as work, dask_client(scheduler) as client:
-        with stage("area"):
-            survey = make_demo_survey(seed=seed, resolution=resolution)
-            registry = _agree_area(survey, work / "aoi")
-            area = registry.get("demo-iocg")
-            status = area.status
-        with stage("catalogue"):
-            catalog_path = _write_catalogue(survey, work / "catalog")
-        with stage("load"):
-            items = catalogs.search(catalog_path, area=area)
-            gbox = geobox_for(area.geometry, crs=area.analysis_crs, resolution=resolution)
-            ds = catalogs.load(items, geobox=gbox, composite="median", chunks={"x": 256, "y": 256})
-        with stage("evidence"):
-            # built lazily, then computed once and kept (on the workers) for the score, the
-            # per-layer evaluation and the map, instead of recomputing each FFT three times
-            lazy_layers = _evidence(ds, survey, recipe)
-            layers = dict(zip(lazy_layers, dask.persist(*lazy_layers.values()), strict=True))
-        with stage("score"):
-            prospectivity = score(layers, recipe).persist()
-        with stage("evaluate"):
-            result = evaluate(prospectivity, survey.occurrences)
-            per_layer = {}
-            for spec in recipe.evidence:
-                # a layer the recipe favours when small (a distance, eTh/K) is ranked by its negative
-                small = spec.favours_small
-                layer = -layers[spec.layer] if small else layers[spec.layer]
-                per_layer[spec.layer] = round(
-                    evaluate(layer.rename(spec.layer), survey.occurrences).roc_auc, 4
-                )
-            metrics = {
-                **result.to_dict(),
-                "evidence_roc_auc": per_layer,
-                "evidence": EVIDENCE_DESCRIPTIONS,
-                "recipe": recipe.id,
-            }
-        with stage("publish"):
-            write_cog(
-                prospectivity.assign_attrs(source="DEMO (synthetic) data"), work / "score.tif"
-            )
-            publish.write_outputs_catalog(
-                {"score": work / "score.tif"},
-                work / "outputs",
-                area_id=area.id,
-                recipe=recipe.id,
-                datetime=datetime(2025, 10, 28, tzinfo=UTC),
-                description="DEMO (synthetic data): prospectivity score of the geosurvey demo area; "
-                "stands for no real ground.",
-            )
-            fmap = publish.web_map(
-                prospectivity,
-                lang=lang,
-                title=area.name_ja if lang == "ja" else area.name_en,
-                area=area.geometry,
-                faults=survey.faults,
-                occurrences=survey.occurrences,
-                survey_areas=registry.to_geodataframe(),
-                layers=layers,
-                attribution="geosurvey demo — synthetic data",
-            )
-            publish.save_web_map(fmap, work / "index.html")
-            report = {
-                "geosurvey": __version__,
-                "area": {"id": area.id, "status": status, "analysis_crs": str(area.analysis_crs)},
-                "grid": {
-                    "crs": str(gbox.crs),
-                    "resolution_m": resolution,
-                    "shape": list(gbox.shape),
-                },
-                "seed": seed,
-                "lang": lang,
-                "dask": describe_scheduler(client),
-                "demo": True,
-                **metrics,
-            }
-            atomic_write_text(
-                work / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-            )
-            manifest(
-                work / "manifest.json",
-                inputs={"catalog": "catalog/catalog.json", "items": [item.id for item in items]},
-                parameters={
-                    "seed": seed,
-                    "resolution_m": resolution,
-                    "lang": lang,
-                    "scheduler": scheduler or "threads",
-                },
-                recipe=recipe.to_dict(),
-                outputs={
-                    "score": "score.tif",
-                    "web_map": "index.html",
-                    "report": "report.json",
-                    "stac": "outputs/catalog.json",
-                },
-            )
-    msg = _MESSAGES[lang]
-    echo(
-        msg["summary"].format(
-            area=area.id,
-            status=status,
-            auc=result.roc_auc,
-            c5=result.capture[0.05],
-            c10=result.capture[0.1],
-            c20=result.capture[0.2],
+        echo(text["run_stage"].format(i=1, n=8, name=text["demo_stage_data"]))
+        start = time.perf_counter()
+        data = make_demo_data(work, seed=seed, resolution=resolution)
+        data_s = time.perf_counter() - start
+        echo(text["run_done"].format(s=data_s))
+        inclination, declination = data.field
+        inputs = plan_run(
+            data.area_id, "demo-iocg", sources=[data.catalog], registry=data.registry,
+            occurrences=data.occurrences, features={"faults": data.faults},
+            resolution=resolution, inclination=inclination, declination=declination, lang=lang,
+            chunks=256, labels={"demo": True, "seed": seed},
         )
-    )
-    echo(
-        msg["outputs"].format(
-            map=final / "index.html", cog=final / "score.tif", report=final / "report.json"
-        )
-    )
-    return DemoResult(final, area.id, status, metrics, stage.timings)
+        result = execute_run(inputs, work, echo=echo, client=client, final=final, stages_before=1)
+    return DemoResult(final, result.area_id, result.status, result.report,
+                      {"data": data_s, **result.timings}, result)

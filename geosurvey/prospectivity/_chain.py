@@ -225,7 +225,8 @@ def _first_input(spec: Any, ds: xr.Dataset, features: Mapping[str, gpd.GeoDataFr
 
 def build_layer(spec: Any, ds: xr.Dataset, *, features: Mapping[str, gpd.GeoDataFrame], context: EvidenceContext, recipe_source: str = "") -> xr.DataArray:
     """Build one evidence layer from its recipe entry (lazy); see :func:`build_evidence`."""
-    like = next(iter(ds.data_vars.values())) if ds.data_vars else None
+    # the analysis grid features are rasterised on: a band (its chunks are reused) or the GeoBox
+    like = next(iter(ds.data_vars.values())) if ds.data_vars else ds.odc.geobox
     out: Any = None
     for i, step in enumerate(spec.steps):
         entry = EVIDENCE_FUNCTIONS[step.fn]

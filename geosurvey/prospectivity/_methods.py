@@ -116,7 +116,7 @@ def _fuzzy(overlay: Callable[[list[xr.DataArray]], xr.DataArray]) -> Callable[..
     def scorer(evidence: Mapping[str, xr.DataArray], recipe: Recipe, *, occurrences: gpd.GeoDataFrame | None = None) -> Scored:
         mus = memberships(evidence, recipe)
         out = overlay(list(mus.values()))
-        return Scored(out.rename("score").assign_attrs(recipe=recipe.id), layers=mus)
+        return Scored(out.rename("score").assign_attrs(recipe=recipe.id))
 
     return scorer
 

@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from geosurvey.errors import InputError
@@ -198,6 +199,8 @@ class RasterClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         estimator = clone(self.estimator if self.estimator is not None else LogisticRegression())
         if weight is None:
             estimator.fit(X, y)
+        elif isinstance(estimator, Pipeline):  # weights go to the final step
+            estimator.fit(X, y, **{f"{estimator.steps[-1][0]}__sample_weight": weight})
         else:
             estimator.fit(X, y, sample_weight=weight)
         self.estimator_ = estimator

@@ -1,5 +1,9 @@
 """Running geosurvey's work: one area end to end, many areas on a cluster, and where Dask runs.
 
+* :func:`run` does the whole job for one survey area (``geosurvey run``), one stage function
+  each (:func:`check_area`, :func:`find_items`, :func:`load_datacube`, :func:`resolve_context`,
+  :func:`compute_evidence`, :func:`score_evidence`, :func:`evaluate_run`, :func:`write_outputs`);
+  :func:`run_from_manifest` repeats a run bit for bit.
 * :func:`dask_client` picks the scheduler (threads, a LocalCluster, or an existing cluster) the same
   way for every entry point: ``geosurvey run``, ``geosurvey demo``, notebooks and batch jobs.
 * :func:`batch` runs many areas on a Dask cluster, resumable and fault-tolerant
@@ -8,12 +12,42 @@
 
 from geosurvey.runner._batch import BatchJobResult, BatchResult, batch, check_shared_storage
 from geosurvey.runner._cluster import dask_client, describe_scheduler
+from geosurvey.runner._run import (
+    RunInputs,
+    RunResult,
+    check_area,
+    compute_evidence,
+    evaluate_run,
+    execute_run,
+    find_items,
+    load_datacube,
+    plan_run,
+    resolve_context,
+    run,
+    run_from_manifest,
+    score_evidence,
+    write_outputs,
+)
 
 __all__ = [
     "BatchJobResult",
     "BatchResult",
+    "RunInputs",
+    "RunResult",
     "batch",
+    "check_area",
     "check_shared_storage",
+    "compute_evidence",
     "dask_client",
     "describe_scheduler",
+    "evaluate_run",
+    "execute_run",
+    "find_items",
+    "load_datacube",
+    "plan_run",
+    "resolve_context",
+    "run",
+    "run_from_manifest",
+    "score_evidence",
+    "write_outputs",
 ]
