@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs them.
 #   - system packages, with apt-get when missing: PostgreSQL + PostGIS (the STAC API server's
-#     database) and Chromium (web-map tests);
+#     database), Chromium (web-map tests) and gdal-bin (ogrinfo/ogr2ogr read our exports);
 #   - a virtual environment .venv with geosurvey and its test extras;
 #   - ruff, then pytest (extra arguments are passed to pytest).
 set -euo pipefail
@@ -12,6 +12,7 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 [ -n "$pg_bin" ] && [ -x "$pg_bin/postgres" ] || need+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v ogr2ogr >/dev/null 2>&1 || need+=(gdal-bin)  # GDAL's own tools check our outputs
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -147,7 +147,13 @@ def export_format_for(path: Path, format: str | None) -> str:
 def write_layer(
     frame: Any, path: Path, *, format: str, overwrite: bool = False, layer: str = "survey_areas"
 ) -> Path:
-    """Write a GeoDataFrame as one layer, atomically (temporary file beside ``path``, then rename)."""
+    """Write a GeoDataFrame as one layer, atomically (temporary file beside ``path``, then rename).
+
+    The layer is named ``layer`` in every format that names layers (GeoPackage, FlatGeobuf,
+    GeoJSON's ``"name"``, KML), never after the temporary file, so that two exports of one
+    registry are the same bytes (except GeoPackage, which records when it was written) and
+    ``ogr2ogr`` can copy the layer into a GeoPackage.
+    """
     if path.exists() and not overwrite:
         raise OutputError(
             f"{path} exists; pass --overwrite (overwrite=True) or choose another name"
@@ -159,6 +165,7 @@ def write_layer(
             frame.to_file(
                 tmp,
                 driver="GeoJSON",
+                layer=layer,
                 engine="pyogrio",
                 RFC7946="YES",
                 COORDINATE_PRECISION=PRECISION,
@@ -166,7 +173,7 @@ def write_layer(
         elif format == "gpkg":
             frame.to_file(tmp, driver="GPKG", layer=layer, engine="pyogrio")
         elif format == "fgb":
-            frame.to_file(tmp, driver="FlatGeobuf", engine="pyogrio")
+            frame.to_file(tmp, driver="FlatGeobuf", layer=layer, engine="pyogrio")
         elif format == "kml":
             # The KML driver takes each placemark's <name> and <description> from these columns;
             # "id" is renamed because KML readers report the <Placemark id> under that name.
