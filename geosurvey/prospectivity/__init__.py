@@ -41,6 +41,11 @@ from geosurvey.prospectivity._fuzzy import (
     fuzzy_sum,
     membership,
 )
+from geosurvey.prospectivity._library import (  # the recipe library (issue 12)
+    band_collections,
+    recipe_library,
+    recipes_for,
+)
 from geosurvey.prospectivity._methods import (
     METHODS,
     Method,
@@ -131,6 +136,7 @@ __all__ = [
     "TrainingSample",
     "WeightsOfEvidence",  # weights of evidence (issue 10)
     "background_cells",
+    "band_collections",  # the recipe library (issue 12)
     "build_evidence",
     "check_membership",
     "conditional_independence",  # weights of evidence (issue 10)
@@ -154,6 +160,8 @@ __all__ = [
     "parse_recipe",
     "posterior",  # weights of evidence (issue 10)
     "pu_bagging",
+    "recipe_library",  # the recipe library (issue 12)
+    "recipes_for",  # the recipe library (issue 12)
     "risk_return_classes",
     "risk_return_thresholds",
     "sample_stack",
