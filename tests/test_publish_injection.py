@@ -41,6 +41,11 @@ PATHS = (
     "sa_commodities",
     "sa_models",
     "sa_party",
+    "evidence_title",
+    "vector_layer",
+    "vector_attr",
+    "target_attr",
+    "uncertainty_long_name",
 )
 
 
@@ -64,9 +69,15 @@ def hostile_map(payload: str, lang: str = "en"):
     sa.loc[0, "deposit_models"] = t["sa_models"]
     sa.loc[0, "approvals"] = json.dumps([{"party": t["sa_party"], "date": "2025-01-01", "state": "valid"}])
     score = make_grid(chunks=None).assign_attrs(long_name=t["long_name"], units=t["units"])
+    plain = score.copy()
+    plain.attrs = {}
+    extra = v["occurrences"][["geometry"]].assign(note=[t["vector_attr"], "x", "y"])
+    targets = v["area"][["geometry"]].assign(rank=[t["target_attr"]])
     return web_map(
         score, lang=lang, title=t["title"], attribution=t["attribution"],
-        layers={t["layer"]: score * 2}, **v,
+        layers={t["layer"]: plain, "titled": plain}, titles={"titled": t["evidence_title"]},
+        vectors={t["vector_layer"]: extra}, targets=targets,
+        uncertainty=plain.assign_attrs(long_name=t["uncertainty_long_name"]), **v,
     )
 
 

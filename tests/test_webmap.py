@@ -114,7 +114,7 @@ def vectors() -> dict[str, gpd.GeoDataFrame]:
 
 def full_map(lang: str = "en") -> tuple:
     score = make_grid()
-    layers = {"K/Th <b>ratio</b>": (score * 10).assign_attrs(long_name="eTh/K", units="ppm/%")}
+    layers = {"k_th": (score * 10).assign_attrs(long_name="eTh/K <b>ratio</b>", units="ppm/%")}
     m = web_map(score, lang=lang, layers=layers, attribution="GTK open data, CC BY 4.0", **vectors())
     return m, score
 
@@ -247,7 +247,7 @@ def test_large_grids_are_averaged_down_with_a_note():
     assert image.factor == 3
     assert (image.vmin, image.vmax) == pytest.approx((np.nanmin(means), np.nanmax(means)))
     assert max(image.shape) <= 110
-    html = web_map(da, max_pixels=100).get_root().render()
+    html = web_map(da, max_pixels=100, raster_mode="embed").get_root().render()
     note = TEXT["en"]["downsampled"].format(factor=3, max_pixels=100)
     assert json.dumps(note)[1:-1] in html  # inside the legend's (JSON-escaped) HTML
 
@@ -380,7 +380,7 @@ def test_page_loads_offline_with_every_layer(chromium_page, saved_maps, lang):
     assert page.locator("path.gs-area").count() == 1
     assert page.locator("path.gs-survey-areas").count() == len(v["survey_areas"])
     assert labels(page) == [
-        text["score"], text["evidence"].format(name="K/Th <b>ratio</b>"), text["survey_areas"],
+        text["score"], text["evidence"].format(name="eTh/K <b>ratio</b>"), text["survey_areas"],
         text["area"], text["faults"], text["occurrences"],
     ]
     legend = page.inner_text(".gs-legend-score")
@@ -394,13 +394,22 @@ def test_page_loads_offline_with_every_layer(chromium_page, saved_maps, lang):
 def test_layer_control_toggles_overlays_and_legends(chromium_page, saved_maps):
     page, console_errors, _ = chromium_page(saved_maps["en"])
     assert page.locator("img.gs-evidence").count() == 0  # evidence is off at first
-    assert page.locator(".gs-legend-evidence").count() == 0
-    page.get_by_label(TEXT["en"]["evidence"].format(name="K/Th <b>ratio</b>")).check()
+    assert page.locator(".gs-legend-evidence").is_hidden()
+    page.get_by_label(TEXT["en"]["evidence"].format(name="eTh/K <b>ratio</b>")).check()
     assert page.locator("img.gs-evidence").count() == 1
-    assert "eTh/K [ppm/%]" in page.inner_text(".gs-legend-evidence")
-    assert page.locator(".leaflet-control-layers b").count() == 0  # the name stayed text
+    legend = page.inner_text(".gs-legend-evidence")
+    assert "Evidence: eTh/K <b>ratio</b>" in legend and "[ppm/%]" in legend  # title and units
+    assert page.locator(".leaflet-control-layers b, .gs-legends b").count() == 0  # stayed text
+    # legends keep their order (score first) however the layers were switched on
+    order = page.eval_on_selector_all(
+        ".gs-legends > .gs-legend", "els => els.filter(e => e.style.display !== 'none').map(e => e.className)")
+    assert [c.split()[-1] for c in order] == ["gs-legend-score", "gs-legend-evidence", "gs-legend-status"]
     page.get_by_label(TEXT["en"]["score"]).uncheck()
-    assert page.locator("img.gs-score").count() == 0 and page.locator(".gs-legend-score").count() == 0
+    assert page.locator("img.gs-score").count() == 0 and page.locator(".gs-legend-score").is_hidden()
+    page.get_by_label(TEXT["en"]["score"]).check()
+    order = page.eval_on_selector_all(
+        ".gs-legends > .gs-legend", "els => els.filter(e => e.style.display !== 'none').map(e => e.className)")
+    assert [c.split()[-1] for c in order] == ["gs-legend-score", "gs-legend-evidence", "gs-legend-status"]
     assert console_errors == []
 
 

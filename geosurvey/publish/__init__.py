@@ -11,7 +11,7 @@ Outputs
 
 from geosurvey.i18n import LANGUAGES, TEXT
 from geosurvey.publish._outputs import write_outputs_catalog
-from geosurvey.publish._raster import MAX_PIXELS, RasterImage, raster_image
+from geosurvey.publish._raster import MAX_PIXELS, ColourScale, RasterImage, raster_image
 from geosurvey.publish._vectors import SURVEY_AREA_STATUSES
 from geosurvey.publish._webmap import save_web_map, web_map
 
@@ -20,6 +20,7 @@ __all__ = [
     "MAX_PIXELS",
     "SURVEY_AREA_STATUSES",
     "TEXT",
+    "ColourScale",
     "RasterImage",
     "raster_image",
     "save_web_map",

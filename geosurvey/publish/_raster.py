@@ -22,7 +22,7 @@ from rasterio.enums import Resampling
 
 from geosurvey.errors import CRSError, InputError
 
-__all__ = ["MAX_PIXELS", "RasterImage", "raster_image"]
+__all__ = ["MAX_PIXELS", "ColourScale", "RasterImage", "raster_image"]
 
 MAX_PIXELS = 2048
 """Largest side, in pixels, of a raster shown on a web map; larger grids are averaged down."""
@@ -30,6 +30,62 @@ MAX_PIXELS = 2048
 # --------------------------------------------------------------------------------------------
 # Rasters: check, average down, compute (the edge), reproject to Web Mercator, colour, encode
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColourScale:
+    """One fixed colour map: values ``vmin..vmax`` → the ``N`` colours of a matplotlib colour map.
+
+    The embedded image, every tile and the legend are coloured through :meth:`lookup_table`
+    and :meth:`index`, so a value has the same colour everywhere. The mapping is matplotlib's
+    own (``cmap((v - vmin) / (vmax - vmin), bytes=True)``: colour ``floor(x N)``, clipped),
+    done here as an integer look-up so that it can be applied tile by tile. Values outside
+    ``vmin..vmax`` take the end colours; NaN is fully transparent.
+
+    Attributes
+    ----------
+    cmap
+        The matplotlib colour map's name.
+    vmin, vmax
+        The values at the two ends of the colour map (same units as the grid).
+    """
+
+    cmap: str
+    vmin: float
+    vmax: float
+
+    @property
+    def n(self) -> int:
+        """The number of colours of the colour map (256 for the usual ones)."""
+        return int(matplotlib.colormaps[self.cmap].N)
+
+    def lookup_table(self) -> np.ndarray:
+        """``(N + 1, 4)`` uint8 RGBA: the ``N`` colours, then a transparent entry for NaN."""
+        colours = matplotlib.colormaps[self.cmap](np.arange(self.n), bytes=True)
+        return np.vstack([colours, np.zeros((1, 4), np.uint8)])
+
+    def index(self, values: np.ndarray) -> np.ndarray:
+        """The colour index (``uint16``) of each value; ``N`` (transparent) where not finite."""
+        values = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(values)
+        if self.vmax > self.vmin:
+            scaled = (np.where(finite, values, self.vmin) - self.vmin) / (self.vmax - self.vmin)
+        else:  # a constant grid: the middle colour
+            scaled = np.full(values.shape, 0.5)
+        index = (np.clip(scaled, 0.0, 1.0) * self.n).astype(np.uint16)
+        index[index == self.n] = self.n - 1
+        index[~finite] = self.n
+        return index
+
+    def rgba(self, values: np.ndarray) -> np.ndarray:
+        """``(rows, columns, 4)`` uint8 RGBA of ``values`` (NaN transparent)."""
+        return self.lookup_table()[self.index(values)]
+
+    def colours(self, n: int = 11) -> list[str]:
+        """``n`` hex colours at evenly spaced values from ``vmin`` to ``vmax`` (a legend's bar)."""
+        table = self.lookup_table()
+        picks = np.minimum((np.arange(n) / (n - 1) * self.n).astype(int), self.n - 1)
+        return [to_hex(table[i, :3] / 255) for i in picks]
 
 
 @dataclass(frozen=True)
@@ -67,10 +123,14 @@ class RasterImage:
         """The PNG as a ``data:image/png;base64,...`` URI."""
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
+    @property
+    def scale(self) -> ColourScale:
+        """The colour scale the image was coloured with (shared with its legend)."""
+        return ColourScale(self.cmap, self.vmin, self.vmax)
+
     def colours(self, n: int = 11) -> list[str]:
         """``n`` hex colours sampled evenly from ``vmin`` to ``vmax`` (for a legend's colour bar)."""
-        cm = matplotlib.colormaps[self.cmap]
-        return [to_hex(cm(i / (n - 1))) for i in range(n)]
+        return self.scale.colours(n)
 
 
 def _check_grid(da: object, what: str) -> xr.DataArray:
@@ -159,18 +219,6 @@ def _to_web_mercator(da: xr.DataArray) -> xr.DataArray:
     return floats.rio.reproject("EPSG:3857", resampling=Resampling.nearest, nodata=np.nan)
 
 
-def _colourise(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
-    """RGBA bytes ``(rows, columns, 4)``: ``cmap`` linear from ``vmin`` to ``vmax``, NaN transparent."""
-    finite = np.isfinite(values)
-    if vmax > vmin:
-        scaled = (np.where(finite, values, vmin) - vmin) / (vmax - vmin)
-    else:  # a constant grid: the middle colour
-        scaled = np.full(values.shape, 0.5)
-    rgba = matplotlib.colormaps[cmap](np.clip(scaled, 0.0, 1.0), bytes=True)
-    rgba[~finite] = 0
-    return rgba
-
-
 def _encode_png(rgba: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgba)).save(buffer, format="PNG")
@@ -201,20 +249,23 @@ def _raster_images(
     images = []
     for (what, da, cmap, vmin, vmax), factor, values in zip(grids, factors, computed, strict=True):
         lo, hi = _value_range(np.asarray(values.data), da.attrs, vmin, vmax, what)
-        merc = _to_web_mercator(values)
-        rgba = _colourise(np.asarray(merc.data), cmap, lo, hi)
-        images.append(
-            RasterImage(
-                png=_encode_png(rgba),
-                bounds=_latlon_bounds(merc),
-                vmin=lo,
-                vmax=hi,
-                cmap=cmap,
-                factor=factor,
-                shape=(int(rgba.shape[0]), int(rgba.shape[1])),
-            )
-        )
+        images.append(image_from(values, ColourScale(cmap, lo, hi), factor=factor))
     return images
+
+
+def image_from(values: xr.DataArray, scale: ColourScale, *, factor: int = 1) -> RasterImage:
+    """Colour an in-memory grid with ``scale`` as a Web Mercator PNG (nearest neighbour)."""
+    merc = _to_web_mercator(values)
+    rgba = scale.rgba(np.asarray(merc.data))
+    return RasterImage(
+        png=_encode_png(rgba),
+        bounds=_latlon_bounds(merc),
+        vmin=scale.vmin,
+        vmax=scale.vmax,
+        cmap=scale.cmap,
+        factor=factor,
+        shape=(int(rgba.shape[0]), int(rgba.shape[1])),
+    )
 
 
 def raster_image(

@@ -12,29 +12,49 @@ that tests and stylesheets can find it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal, get_args
+from urllib.parse import quote
 
+import dask
 import folium
 import geopandas as gpd
+import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from branca.element import MacroElement
+from folium.map import Layer
 from folium.template import Template
 from folium.utilities import JsCode
 
 from geosurvey.errors import InputError, OutputError
 from geosurvey.i18n import TEXT, Language, check_lang
-from geosurvey.io import atomic_write_text
+from geosurvey.io import atomic_write_text, output_folder
 from geosurvey.publish._assets import leaflet_version, use_offline_leaflet
+from geosurvey.publish._controls import CSS as _CONTROLS_CSS
+from geosurvey.publish._controls import (
+    LegendEntry,
+    Legends,
+    PointClusters,
+    Swipe,
+    TileLayer,
+    Tools,
+)
 from geosurvey.publish._raster import (
     MAX_PIXELS,
+    ColourScale,
     RasterImage,
+    _average_down,
     _check_cmap,
     _check_grid,
-    _raster_images,
+    _downsample_factor,
+    _value_range,
+    image_from,
 )
 from geosurvey.publish._render import RawHTML, VerbatimFigure, VerbatimMacroElement
+from geosurvey.publish._tiles import MAX_EMBEDDED_BYTES, TiledRaster, plan_pyramid
 from geosurvey.publish._vectors import (
     _LINES,
     _POINTS,
@@ -46,10 +66,11 @@ from geosurvey.publish._vectors import (
     _feature_collection,
     _occurrence_popups,
     _survey_area_properties,
+    _table,
     _vector_layer,
 )
 
-__all__ = ["save_web_map", "web_map"]
+__all__ = ["BASEMAPS", "Basemap", "RasterMode", "save_web_map", "web_map"]
 
 
 # Vector symbology (Leaflet path options). Faults and occurrences must read on both the dark and
@@ -73,9 +94,9 @@ _STATUS_STYLE: dict[str, dict[str, Any]] = {
     "closed": {"color": "#8c8c8c", "weight": 2, "dashArray": None},
 }
 
-# Panes fix the drawing order however layers are toggled: rasters under every vector, points on top.
+# Panes fix the drawing order however layers are toggled: rasters (each in a pane of its own,
+# gs-raster-<k>, z-index 350 + k, so that the swipe can clip it) under every vector, points on top.
 _PANES = {
-    "gs-rasters": 350,
     "gs-survey-areas": 410,
     "gs-area": 420,
     "gs-faults": 430,
@@ -111,7 +132,7 @@ _CSS = f"""<style>
 .gs-approvals {{ margin-top: 4px; }}
 .gs-approval-valid {{ color: #1a7f37; }}
 .gs-approval-stale, .gs-approval-invalid {{ color: #c62828; }}
-</style>"""
+{_CONTROLS_CSS}</style>"""
 
 # Binds the popup and tooltip HTML built (and escaped) in Python to each GeoJSON feature.
 _BIND_POPUPS = JsCode(
@@ -196,39 +217,6 @@ class _Control(VerbatimMacroElement):
         self.layer = layer
 
 
-class _Chrome(VerbatimMacroElement):
-    """Translated zoom buttons, a metric scale bar and the attribution line."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function (map) {
-            L.control.zoom({
-                position: "topleft",
-                zoomInTitle: {{ this.zoom_in|tojson }},
-                zoomOutTitle: {{ this.zoom_out|tojson }}
-            }).addTo(map);
-            L.control.scale({position: "bottomleft", imperial: false}).addTo(map);
-            map.attributionControl.setPrefix({{ this.prefix|tojson }});
-            {%- for text in this.attributions %}
-            map.attributionControl.addAttribution({{ text|tojson }});
-            {%- endfor %}
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(
-        self, *, zoom_in: str, zoom_out: str, prefix: str, attributions: list[str]
-    ) -> None:
-        super().__init__()
-        self._name = "Chrome"
-        self.zoom_in = zoom_in
-        self.zoom_out = zoom_out
-        self.prefix = prefix
-        self.attributions = attributions
-
-
 def _format_value(value: float) -> str:
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.3g}"
@@ -237,17 +225,8 @@ def _format_value(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _units_line(da: xr.DataArray) -> str | None:
-    long_name = _as_text(da.attrs.get("long_name"))
-    units = _as_text(da.attrs.get("units"))
-    units = None if units in {None, "1", "-"} else units
-    if long_name and units:
-        return f"{long_name} [{units}]"
-    return long_name or (f"[{units}]" if units else None)
-
-
 def _legend_html(
-    title: str, image: RasterImage, *, subtitle: str | None, notes: Sequence[str]
+    title: str, image: RasterImage | TiledRaster, *, subtitle: str | None, notes: Sequence[str]
 ) -> str:
     colours = image.colours()
     stops = ", ".join(f"{c} {100 * i / (len(colours) - 1):.0f}%" for i, c in enumerate(colours))
@@ -318,6 +297,58 @@ def _basemap_layer(
 
 
 # --------------------------------------------------------------------------------------------
+# Base maps (online: only when asked for)
+# --------------------------------------------------------------------------------------------
+
+BASEMAPS: Mapping[str, tuple[str, int]] = MappingProxyType(
+    {
+        "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", 19),
+        "gsi": ("https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png", 18),
+        "usgs": (
+            "https://basemap.nationalmap.gov/arcgis/rest/services/USGSTopo/MapServer/tile/"
+            "{z}/{y}/{x}",
+            16,
+        ),
+        "esri-imagery": (
+            "https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/"
+            "{z}/{y}/{x}",
+            19,
+        ),
+    }
+)
+"""Base maps offered by name: tile URL template and deepest zoom (their names and credits are in
+:data:`geosurvey.i18n.TEXT`, keys ``basemap_<name>`` and ``attribution_<name>``)."""
+
+Basemap = Literal["osm", "gsi", "usgs", "esri-imagery"]
+RasterMode = Literal["auto", "embed", "tiles"]
+
+
+def _basemap_layers(basemaps: Sequence[str], text: Mapping[str, str]) -> list[folium.TileLayer]:
+    layers = []
+    for k, name in enumerate(basemaps):
+        if name not in BASEMAPS:
+            raise InputError(
+                f"unknown basemap {name!r}; choose from {', '.join(BASEMAPS)} "
+                "(or leave it out: the map then needs no network)"
+            )
+        url, max_zoom = BASEMAPS[name]
+        key = name.replace("-imagery", "")
+        layers.append(
+            folium.TileLayer(
+                url,
+                attr=_e(text[f"attribution_{key}"]),
+                name=_e(text[f"basemap_{key}"]),
+                overlay=False,
+                control=True,
+                show=k == 0,
+                max_zoom=max_zoom,
+                max_native_zoom=max_zoom,
+            )
+        )
+    return layers
+
+
+# --------------------------------------------------------------------------------------------
 # The entry points
 # --------------------------------------------------------------------------------------------
 
@@ -339,15 +370,28 @@ def web_map(
     vmax: float | None = None,
     layer_cmap: str = "viridis",
     max_pixels: int = MAX_PIXELS,
+    uncertainty: xr.DataArray | None = None,
+    uncertainty_cmap: str = "cividis",
+    titles: Mapping[str, str] | None = None,
+    targets: gpd.GeoDataFrame | None = None,
+    vectors: Mapping[str, gpd.GeoDataFrame] | None = None,
+    basemaps: Sequence[Basemap] = (),
+    raster_mode: RasterMode = "auto",
+    max_embedded_bytes: int = MAX_EMBEDDED_BYTES,
+    cluster_points: int = 200,
 ) -> folium.Map:
     """An interactive map of a prospectivity score that works offline, in English or Japanese.
 
-    The page shows the score as a coloured overlay with a colour-bar legend, optional evidence
-    overlays (off at first, each with its own legend while shown), the survey area's outline,
-    mapped faults, known occurrences (with popups), the registry's survey areas styled by status
-    (with popups), a layer control, a title, a scale bar and an attribution line; all interface
-    text is in ``lang``. It loads nothing from the network: Leaflet is inlined from the
-    ``django-js-lib-leaflet`` package and there are no base tiles unless ``basemap`` is given.
+    The page shows the score as a coloured overlay with a colour-bar legend, optional
+    uncertainty and evidence overlays (off at first, each with its own legend while shown, each
+    legend with an opacity slider), the survey area's outline, targets, mapped faults and other
+    vectors, known occurrences (with popups; merged into numbered circles where more than
+    ``cluster_points`` crowd), the registry's survey areas styled by status (with popups), a
+    layer control, a title, a scale bar, full screen, a distance measure, the cursor's
+    coordinates, a side-by-side swipe between two rasters and an attribution line; all
+    interface text is in ``lang``. It loads nothing from the network: Leaflet is inlined from the
+    ``django-js-lib-leaflet`` package, the controls are written for plain Leaflet
+    (:mod:`geosurvey.publish._controls`), and there are no base tiles unless asked for.
 
     Parameters
     ----------
@@ -376,36 +420,68 @@ def web_map(
         ``pending_parties`` shown when present), any CRS. Styled by status: agreed solid
         green, proposed dashed amber, amended dashed red, withdrawn and closed grey.
     layers
-        Extra grids to offer as overlays (name → ``(y, x)`` grid, like ``score``), hidden at
-        first, coloured with ``layer_cmap`` over each one's own range.
+        Evidence grids to offer as overlays (name → ``(y, x)`` grid, like ``score``), hidden at
+        first, coloured with ``layer_cmap`` over each one's own range. Each is labelled
+        "Evidence: <title>", the title being ``titles[name]``, else the grid's ``long_name``,
+        else ``name``; its legend shows the grid's units.
     cmap
         The score's matplotlib colour map.
     attribution
         Credits for the data (e.g. ``"Geological Survey of Finland (GTK), CC BY 4.0"``), shown in
         the attribution line after "Made with geosurvey".
     basemap
-        An online base map for users with a network: an xyzservices name (e.g.
-        ``"OpenStreetMap.Mapnik"``) or a tile URL template (then ``attribution`` is required).
-        Off by default: the page then needs no network at all.
+        An online base map given as an xyzservices name (e.g. ``"OpenStreetMap.Mapnik"``) or a
+        tile URL template (then ``attribution`` is required). See also ``basemaps``.
     vmin, vmax
         The score values at the ends of the colour map. Default: the score's CF ``valid_range``
         attribute if it has one, else its finite minimum and maximum.
     layer_cmap
         The colour map of the ``layers`` overlays.
     max_pixels
-        Largest side of a displayed raster, in pixels; larger grids are block-averaged by the
-        smallest whole factor that fits (stated in their legend).
+        Largest side of an embedded raster, in pixels. With ``raster_mode="embed"``, larger grids
+        are block-averaged by the smallest whole factor that fits (stated in their legend); with
+        ``"auto"`` they become tiles.
+    uncertainty
+        A grid of the score's uncertainty (e.g. a posterior standard deviation), shown as its own
+        overlay (hidden at first) with ``uncertainty_cmap``.
+    uncertainty_cmap
+        The colour map of ``uncertainty``.
+    titles
+        Display titles of the ``layers`` (name → title), in the map's language, e.g.
+        ``{"mag_rtp_thg": "Magnetic gradient (RTP)"}``. ``titles["score"]`` replaces the score's
+        ``long_name`` under its legend.
+    targets
+        Exploration targets (polygons or points in any CRS); popups list their attributes.
+    vectors
+        Other vector layers (layer name → GeoDataFrame of any geometry, any CRS); popups list
+        their attributes (the first 12 columns).
+    basemaps
+        Base maps offered in the layer control, the first shown: any of ``"osm"``
+        (OpenStreetMap), ``"gsi"`` (GSI Japan tiles), ``"usgs"`` (USGS National Map) and
+        ``"esri-imagery"`` (Esri World Imagery), each with its attribution. None by default:
+        the page then makes no network request at all.
+    raster_mode
+        ``"auto"``: rasters are embedded in the page while their PNGs fit in
+        ``max_embedded_bytes`` together and each is at most ``max_pixels`` a side; others become
+        tiles. ``"embed"``: all embedded (averaged down to ``max_pixels``). ``"tiles"``: all
+        tiles. Tiles are written by :func:`save_web_map` beside the page.
+    max_embedded_bytes
+        Most bytes of PNG imagery embedded in the page in ``"auto"`` mode.
+    cluster_points
+        Occurrence layers with more points than this are clustered on screen.
 
     Returns
     -------
     folium.Map
-        Save it with :func:`save_web_map`; in a notebook it displays itself.
+        Save it with :func:`save_web_map` (which writes any tiles); in a notebook it displays
+        itself (tiled rasters only show once saved).
 
     Raises
     ------
     InputError
-        An unknown ``lang`` or colour map, a grid that is not ``(y, x)``, empty or all NaN, a layer
-        with no features or missing registry columns, an unknown survey-area status.
+        An unknown ``lang``, colour map, base map or raster mode, a grid that is not ``(y, x)``,
+        empty or all NaN, a layer with no features or missing registry columns, an unknown
+        survey-area status.
     CRSError
         A grid or a GeoDataFrame without a CRS, or a shapely ``area`` not in degrees.
     GeometryError
@@ -414,15 +490,17 @@ def web_map(
     Notes
     -----
     Every input is checked before anything is computed. The grids are then computed once,
-    together (:func:`dask.compute`), after being averaged down lazily: this is one of geosurvey's
-    edges, where a lazy grid becomes pixels. Rasters are reprojected to Web Mercator
-    (EPSG:3857) with nearest-neighbour resampling and placed at their EPSG:4326 bounds; Leaflet
-    draws image overlays linearly in Web Mercator, so they are exact.
+    together (:func:`dask.compute`), after being averaged down lazily where they are embedded:
+    this is one of geosurvey's edges, where a lazy grid becomes pixels. Every raster is coloured
+    through one :class:`~geosurvey.publish.ColourScale` shared by its image or tiles and its
+    legend. Embedded rasters are reprojected to Web Mercator (EPSG:3857) with nearest-neighbour
+    resampling and placed at their EPSG:4326 bounds; Leaflet draws image overlays linearly in
+    Web Mercator, so they are exact. Tiles: see :mod:`geosurvey.publish._tiles`.
 
     References
     ----------
-    .. [1] Leaflet 1.9 API reference, ``L.ImageOverlay``, ``L.GeoJSON``, ``L.Control.Layers``:
-       https://leafletjs.com/reference.html
+    .. [1] Leaflet 1.9 API reference, ``L.ImageOverlay``, ``L.TileLayer``, ``L.GeoJSON``,
+       ``L.Control.Layers``: https://leafletjs.com/reference.html
     .. [2] IOGP, *Coordinate Conversions and Transformations including Formulas*, Guidance Note
        7-2, section 1.3.3.2 (Popular Visualisation Pseudo-Mercator, EPSG:3857).
 
@@ -443,66 +521,99 @@ def web_map(
     text = TEXT[lang]
     if not (isinstance(max_pixels, int) and max_pixels >= 2):
         raise InputError(f"max_pixels must be a whole number of pixels >= 2, got {max_pixels!r}")
-    # 1. check every input before computing anything
-    grids = [("score", _check_grid(score, "score"), _check_cmap(cmap, "cmap"), vmin, vmax)]
-    for name, da in (layers or {}).items():
-        grids.append(
-            (
-                f"layers[{name!r}]",
-                _check_grid(da, f"layers[{name!r}]"),
-                _check_cmap(layer_cmap, "layer_cmap"),
-                None,
-                None,
-            )
+    if raster_mode not in get_args(RasterMode):
+        raise InputError(
+            f"unknown raster_mode={raster_mode!r}; choose one of {', '.join(get_args(RasterMode))}"
         )
+    if not (isinstance(max_embedded_bytes, int) and max_embedded_bytes >= 0):
+        raise InputError(
+            f"max_embedded_bytes must be a whole number >= 0, got {max_embedded_bytes!r}"
+        )
+    titles = dict(titles or {})
+    # 1. check every input before computing anything
+    rasters = [
+        _RasterSpec("score", text["score"], _check_grid(score, "score"),
+                    _check_cmap(cmap, "cmap"), vmin, vmax, "gs-score", True)
+    ]  # fmt: skip
+    if uncertainty is not None:
+        rasters.append(
+            _RasterSpec("uncertainty", text["uncertainty"], _check_grid(uncertainty, "uncertainty"),
+                        _check_cmap(uncertainty_cmap, "uncertainty_cmap"), None, None,
+                        "gs-uncertainty", False)
+        )  # fmt: skip
+    for name, da in (layers or {}).items():
+        what = f"layers[{name!r}]"
+        checked = _check_grid(da, what)
+        label = titles.get(name) or _as_text(checked.attrs.get("long_name")) or str(name)
+        rasters.append(
+            _RasterSpec(what, text["evidence"].format(name=label), checked,
+                        _check_cmap(layer_cmap, "layer_cmap"), None, None, "gs-evidence", False,
+                        from_long_name=name not in titles and bool(checked.attrs.get("long_name")))
+        )  # fmt: skip
     area_gdf, area_name = _area_layer(area, lang) if area is not None else (None, None)
     fault_gdf = _vector_layer(faults, "faults", _LINES) if faults is not None else None
     occ_gdf = (
         _vector_layer(occurrences, "occurrences", _POINTS) if occurrences is not None else None
     )
+    target_gdf = (
+        _vector_layer(targets, "targets", _POINTS + _POLYGONS) if targets is not None else None
+    )
+    other = {
+        str(name): _vector_layer(gdf, f"vectors[{name!r}]", _POINTS + _LINES + _POLYGONS)
+        for name, gdf in (vectors or {}).items()
+    }
     if survey_areas is not None:
         sa_gdf = _vector_layer(survey_areas, "survey_areas", _POLYGONS)
         sa_props = _survey_area_properties(sa_gdf, lang)
     title = text["title"] if title is None else str(title)
-    m = _new_map(lang=lang, title=title, attribution=attribution, basemap=basemap)
+    m = _new_map(lang=lang, title=title)
+    base_layers = _basemap_layers(basemaps, text)
+    if basemap is not None:
+        base_layers.append(_basemap_layer(basemap, attribution, text))
+    for layer in base_layers:
+        layer.add_to(m)
+    if base_layers:
+        folium.FeatureGroup(name=_e(text["no_basemap"]), overlay=False, show=False).add_to(m)
 
-    # 2. the edge: compute and colour every grid
-    images = _raster_images(grids, max_pixels=max_pixels)
+    # 2. the edge: compute and colour every grid (embedded images or tile pyramids)
+    shown = _compute_rasters(
+        rasters, max_pixels=max_pixels, mode=raster_mode, budget=max_embedded_bytes
+    )
 
     # 3. layers, bottom to top, then their legends and the layer control
-    legends: list[_Control] = []
-    score_image, *layer_images = images
-    score_layer = _image_layer(score_image, name=text["score"], class_name="gs-score", show=True)
-    score_layer.add_to(m)
-    notes = [text["score_hint"], text["nodata"]]
-    legends.append(
-        _Control(
-            _legend_html(
-                text["score"],
-                score_image,
-                subtitle=_units_line(grids[0][1]),
-                notes=notes + _downsample_note(score_image, max_pixels, text),
-            ),
-            class_name="gs-control gs-legend gs-legend-score",
-            position="bottomright",
-            layer=score_layer,
-        )
-    )
-    for (_, da, *_), image, name in zip(grids[1:], layer_images, (layers or {}), strict=True):
-        label = text["evidence"].format(name=name)
-        layer = _image_layer(image, name=label, class_name="gs-evidence", show=False)
+    legends: list[LegendEntry] = []
+    swipe: list[tuple[str, Layer, str]] = []
+    for k, (spec, raster) in enumerate(zip(rasters, shown, strict=True)):
+        pane = f"gs-raster-{k}"
+        folium.map.CustomPane(pane, z_index=350 + k, pointer_events=False).add_to(m)
+        if isinstance(raster, TiledRaster):
+            layer: Layer = TileLayer(
+                name=_e(spec.label), bounds=raster.bounds, min_zoom=raster.pyramid.min_zoom,
+                max_zoom=raster.pyramid.max_zoom, pane=pane, class_name=spec.class_name,
+                opacity=_OPACITY, show=spec.show,
+            )  # fmt: skip
+            layer.gs_tiles = raster  # type: ignore[attr-defined]  (written by save_web_map)
+            layer.gs_slug = "score" if k == 0 else f"layer-{k}"  # type: ignore[attr-defined]
+            notes = [text["tiled"]]
+        else:
+            layer = _image_layer(
+                raster, name=spec.label, class_name=spec.class_name, show=spec.show, pane=pane
+            )
+            notes = _downsample_note(raster, max_pixels, text)
         layer.add_to(m)
+        swipe.append((spec.label, layer, pane))
+        hint = [text["score_hint"]] if k == 0 else []
         legends.append(
-            _Control(
+            LegendEntry(
                 _legend_html(
-                    label,
-                    image,
-                    subtitle=_units_line(da),
-                    notes=[text["nodata"], *_downsample_note(image, max_pixels, text)],
+                    spec.label,
+                    raster,
+                    subtitle=_legend_subtitle(spec, titles.get("score") if k == 0 else None),
+                    notes=[*hint, text["nodata"], *notes],
                 ),
-                class_name="gs-control gs-legend gs-legend-evidence",
-                position="bottomright",
                 layer=layer,
+                class_name=f"gs-legend-{spec.class_name.removeprefix('gs-')}",
+                opacity=_OPACITY,
             )
         )
     if survey_areas is not None:
@@ -514,11 +625,10 @@ def web_map(
             for s in statuses
         )
         legends.append(
-            _Control(
+            LegendEntry(
                 f'<div class="gs-legend-title">{_e(text["survey_areas"])}</div>{key}',
-                class_name="gs-control gs-legend gs-legend-status",
-                position="bottomright",
                 layer=sa_layer,
+                class_name="gs-legend-status",
             )
         )
     if area_gdf is not None:
@@ -529,11 +639,16 @@ def web_map(
             style_function=lambda _: {**_AREA_STYLE, "className": "gs-area", "pane": "gs-area"},
             on_each_feature=_BIND_POPUPS,
         ).add_to(m)
+    if target_gdf is not None:
+        _attribute_layer(target_gdf, text["targets"], _TARGET_STYLE, "gs-targets").add_to(m)
     if fault_gdf is not None:
         _faults_layer(fault_gdf, text).add_to(m)
+    for k, (name, gdf) in enumerate(other.items()):
+        style = {**_VECTOR_STYLE, "color": _VECTOR_COLOURS[k % len(_VECTOR_COLOURS)]}
+        _attribute_layer(gdf, name, style, f"gs-vector gs-vector-{k}").add_to(m)
     if occ_gdf is not None:
         occ_gdf = occ_gdf.explode(index_parts=False)
-        folium.GeoJson(
+        occ_layer = folium.GeoJson(
             _feature_collection(occ_gdf, _occurrence_popups(occ_gdf, lang)),
             name=_label(_swatch_point(_OCCURRENCE_STYLE), text["occurrences"]),
             marker=folium.CircleMarker(radius=_OCCURRENCE_STYLE["radius"]),
@@ -543,52 +658,153 @@ def web_map(
                 "pane": "gs-points",
             },
             on_each_feature=_BIND_POPUPS,
-        ).add_to(m)
-    for legend in legends:
-        legend.add_to(m)
+        )
+        occ_layer.add_to(m)
+        if len(occ_gdf) > cluster_points:
+            PointClusters(title=text["cluster"]).add_to(occ_layer)
+    Legends(legends, opacity_label=text["opacity"]).add_to(m)
+    if len(swipe) >= 2:
+        Swipe(swipe, text=text).add_to(m)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    m.fit_bounds(_fit_bounds(score_image, area_gdf))
+    credits = [_e(text["made_with"])] + ([_e(attribution)] if attribution else [])
+    Tools(text=text, prefix=_e(f"Leaflet {leaflet_version()}"), attributions=credits).add_to(m)
+    m.fit_bounds(_fit_bounds(shown[0].bounds, area_gdf))
     return m
 
 
-def _new_map(
-    *, lang: Language, title: str, attribution: str | None, basemap: str | None
-) -> folium.Map:
-    """An empty offline map on a page with ``<html lang>``, panes, title and translated chrome."""
-    text = TEXT[lang]
+_OPACITY = 0.85
+
+_TARGET_STYLE = {"color": "#00e676", "weight": 2.5, "opacity": 1.0, "fill": True,
+                 "fillColor": "#00e676", "fillOpacity": 0.15, "radius": 7}  # fmt: skip
+_VECTOR_STYLE = {"weight": 2, "opacity": 0.95, "fill": True, "fillOpacity": 0.1, "radius": 5}
+_VECTOR_COLOURS = ("#ffd600", "#ff6d00", "#d500f9", "#00b0ff", "#76ff03")
+
+
+@dataclass(frozen=True, eq=False)
+class _RasterSpec:
+    """One raster of the map, checked: what it is called, how it is coloured, whether shown."""
+
+    what: str
+    label: str
+    da: xr.DataArray
+    cmap: str
+    vmin: float | None
+    vmax: float | None
+    class_name: str
+    show: bool
+    from_long_name: bool = False
+
+
+def _legend_subtitle(spec: _RasterSpec, score_title: str | None) -> str | None:
+    """Under a legend's title: the grid's description (unless it is the title) and units."""
+    long_name = score_title or _as_text(spec.da.attrs.get("long_name"))
+    units = _as_text(spec.da.attrs.get("units"))
+    units = None if units in {None, "1", "-"} else units
+    if spec.from_long_name:
+        long_name = None
+    if long_name and units:
+        return f"{long_name} [{units}]"
+    return long_name or (f"[{units}]" if units else None)
+
+
+def _compute_rasters(
+    rasters: Sequence[_RasterSpec], *, max_pixels: int, mode: str, budget: int
+) -> list[RasterImage | TiledRaster]:
+    """Compute every grid once, together, and make each an embedded image or a tile pyramid."""
+    tiled = [
+        mode == "tiles" or (mode == "auto" and max(spec.da.shape) > max_pixels) for spec in rasters
+    ]
+    factors = [
+        1 if t else _downsample_factor(spec.da.shape, max_pixels)
+        for spec, t in zip(rasters, tiled, strict=True)
+    ]
+    small = [_average_down(spec.da, f) for spec, f in zip(rasters, factors, strict=True)]
+    computed = dask.compute(*small)
+    out: list[RasterImage | TiledRaster] = []
+    used = 0
+    for spec, t, factor, values in zip(rasters, tiled, factors, computed, strict=True):
+        lo, hi = _value_range(
+            np.asarray(values.data), spec.da.attrs, spec.vmin, spec.vmax, spec.what
+        )
+        scale = ColourScale(spec.cmap, lo, hi)
+        if not t:
+            image = image_from(values, scale, factor=factor)
+            if mode == "embed" or used + len(image.png) <= budget:
+                used += len(image.png)
+                out.append(image)
+                continue
+        transform, crs = values.rio.transform(), values.rio.crs
+        out.append(
+            TiledRaster(
+                values=np.asarray(values.data, dtype=np.float32),
+                transform=transform,
+                crs=crs,
+                pyramid=plan_pyramid(transform, values.shape, crs, scale),
+            )
+        )
+    return out
+
+
+def _attribute_layer(
+    gdf: gpd.GeoDataFrame, name: str, style: Mapping[str, Any], class_name: str
+) -> folium.GeoJson:
+    """A vector layer whose popups list its attributes (escaped), tooltips its name column."""
+    gdf = gdf.explode(index_parts=False) if gdf.geom_type.isin(_POINTS).any() else gdf
+    columns = [c for c in gdf.columns if c != gdf.geometry.name][:12]
+    name_column = next((c for c in columns if str(c).lower() in {"name", "name_en", "id"}), None)
+    props = []
+    for index, row in gdf.iterrows():
+        heading = _as_text(row[name_column]) if name_column is not None else None
+        heading = heading or f"{name} #{index}"
+        rows = [(str(c), _as_text(row[c])) for c in columns]
+        popup = (
+            f'<div class="gs-popup"><div class="gs-popup-title">{_e(heading)}</div>'
+            f"{_table(rows)}</div>"
+        )
+        props.append({"gs_popup": popup, "gs_tooltip": _e(heading)})
+    is_points = gdf.geom_type.isin(_POINTS).all()
+    swatch = (
+        _swatch_point({**style, "fillColor": style["color"]}) if is_points else _swatch_line(style)
+    )
+    return folium.GeoJson(
+        _feature_collection(gdf, props),
+        name=_label(swatch, name),
+        marker=folium.CircleMarker(radius=style.get("radius", 5)) if is_points else None,
+        style_function=lambda _: {
+            **style,
+            "className": class_name,
+            "pane": "gs-points" if is_points else "gs-faults",
+        },
+        on_each_feature=_BIND_POPUPS,
+    )
+
+
+def _new_map(*, lang: Language, title: str) -> folium.Map:
+    """An empty offline map on a page with ``<html lang>``, panes and the title."""
     m = folium.Map(location=None, tiles=None, zoom_control=False, prefer_canvas=False)
     _Page(lang=lang, title=title).add_child(m)
     use_offline_leaflet(m)
     m.get_root().header.add_child(RawHTML(_CSS), name="gs_css")
     for pane, z_index in _PANES.items():
-        folium.map.CustomPane(pane, z_index=z_index, pointer_events=pane != "gs-rasters").add_to(m)
+        folium.map.CustomPane(pane, z_index=z_index, pointer_events=True).add_to(m)
     _Control(
         f"<div>{_e(title)}</div>", class_name="gs-control gs-title", position="topleft"
     ).add_to(m)
-    credits = [_e(text["made_with"])] + ([_e(attribution)] if attribution else [])
-    _Chrome(
-        zoom_in=text["zoom_in"],
-        zoom_out=text["zoom_out"],
-        prefix=_e(f"Leaflet {leaflet_version()}"),
-        attributions=credits,
-    ).add_to(m)
-    if basemap is not None:
-        _basemap_layer(basemap, attribution, text).add_to(m)
     return m
 
 
 def _image_layer(
-    image: RasterImage, *, name: str, class_name: str, show: bool
+    image: RasterImage, *, name: str, class_name: str, show: bool, pane: str
 ) -> folium.raster_layers.ImageOverlay:
     return folium.raster_layers.ImageOverlay(
         image.data_uri,
         bounds=[list(image.bounds[0]), list(image.bounds[1])],
         name=_e(name),
-        opacity=0.85,
+        opacity=_OPACITY,
         show=show,
         pixelated=True,
         className=class_name,
-        pane="gs-rasters",
+        pane=pane,
         alt=name,
         interactive=False,
     )
@@ -653,8 +869,10 @@ def _faults_layer(gdf: gpd.GeoDataFrame, text: Mapping[str, str]) -> folium.Feat
     return group
 
 
-def _fit_bounds(image: RasterImage, area: gpd.GeoDataFrame | None) -> list[list[float]]:
-    (south, west), (north, east) = image.bounds
+def _fit_bounds(
+    bounds: tuple[tuple[float, float], tuple[float, float]], area: gpd.GeoDataFrame | None
+) -> list[list[float]]:
+    (south, west), (north, east) = bounds
     if area is not None:
         a_west, a_south, a_east, a_north = area.total_bounds
         south, west = min(south, a_south), min(west, a_west)
@@ -662,8 +880,12 @@ def _fit_bounds(image: RasterImage, area: gpd.GeoDataFrame | None) -> list[list[
     return [[float(south), float(west)], [float(north), float(east)]]
 
 
-def save_web_map(m: folium.Map, path: str | Path) -> Path:
-    """Write a map made by :func:`web_map` as one self-contained HTML file, atomically.
+def _tile_layers(m: folium.Map) -> list[TileLayer]:
+    return [c for c in m._children.values() if isinstance(c, TileLayer) and hasattr(c, "gs_tiles")]
+
+
+def save_web_map(m: folium.Map, path: str | Path, *, threads: int | None = None) -> Path:
+    """Write a map made by :func:`web_map` as an HTML file (and its tiles), atomically.
 
     Parameters
     ----------
@@ -671,7 +893,12 @@ def save_web_map(m: folium.Map, path: str | Path) -> Path:
         The map.
     path
         The ``.html`` file to write (its folder must exist); an existing file is replaced only
-        once the new page is completely written.
+        once the new page is completely written. Rasters shown as tiles are written to the
+        folder ``<stem>_tiles/`` beside it (``score/`` and ``layer-<k>/``, each
+        ``{z}/{x}/{y}.png``), replaced as a whole; the page loads them by relative URLs, so keep
+        the page and that folder together.
+    threads
+        Threads that write tiles (default: the CPU count).
 
     Returns
     -------
@@ -687,4 +914,16 @@ def save_web_map(m: folium.Map, path: str | Path) -> Path:
         )
     if path.suffix.lower() not in {".html", ".htm"}:
         raise OutputError(f"{path} must end in .html so that browsers open it as a web page")
-    return atomic_write_text(path, m.get_root().render())
+    if not path.absolute().parent.is_dir():
+        raise OutputError(f"the folder of {path} does not exist; create it first")
+    tiled = _tile_layers(m)
+    if not tiled:
+        return atomic_write_text(path, m.get_root().render())
+    folder = path.absolute().parent / f"{path.stem}_tiles"
+    with output_folder(folder, overwrite=True) as work:
+        for layer in tiled:
+            (work / layer.gs_slug).mkdir()
+            layer.gs_tiles.write(work / layer.gs_slug, threads=threads)
+            layer.url = f"{quote(folder.name)}/{layer.gs_slug}/{{z}}/{{x}}/{{y}}.png"
+        page = m.get_root().render()
+    return atomic_write_text(path, page)

@@ -1,0 +1,196 @@
+"""Large rasters as XYZ tiles beside the page: pixels against independent computations, the
+legend's colours, the embedding budget, and real Chromium loading deeper tiles when zoomed in."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+from PIL import Image
+from pyproj import Transformer
+from test_webmap import CRS, RES, X0, Y0, make_grid
+
+from geosurvey.publish import ColourScale, save_web_map, web_map
+from geosurvey.publish._webmap import _tile_layers
+
+ORIGIN = math.pi * 6378137.0
+
+
+@pytest.fixture(scope="module")
+def tiled(tmp_path_factory) -> dict:
+    """A 300 x 400 ramp (NaN block in the north-west) published as tiles, and its page."""
+    folder = tmp_path_factory.mktemp("tiles")
+    da = make_grid(ny=300, nx=400, chunks=100)
+    m = web_map(da, raster_mode="tiles", cmap="viridis")
+    path = save_web_map(m, folder / "index.html")
+    return {"da": da, "page": path, "tiles": folder / "index_tiles" / "score", "map": m}
+
+
+def read_tiles(folder: Path, z: int) -> dict[tuple[int, int], np.ndarray]:
+    out = {}
+    for png in (folder / str(z)).glob("*/*.png"):
+        out[(int(png.parent.name), int(png.stem))] = np.asarray(Image.open(png).convert("RGBA"))
+    return out
+
+
+def tile_pixels_to_source(z: int, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional (row, column) in the source grid of each pixel centre of tile z/x/y.
+
+    Independent of the code: the slippy-map tile formulas, then pyproj, then index arithmetic.
+    """
+    res = 2 * ORIGIN / 2**z / 256
+    px = np.arange(256) + 0.5
+    mx = -ORIGIN + x * 256 * res + px * res
+    my = ORIGIN - y * 256 * res - px * res
+    MX, MY = np.meshgrid(mx, my)
+    sx, sy = Transformer.from_crs("EPSG:3857", CRS, always_xy=True).transform(MX, MY)
+    return (Y0 - sy) / RES, (sx - X0) / RES
+
+
+def test_pyramid_levels_reach_the_data_resolution(tiled):
+    pyramid = _tile_layers(tiled["map"])[0].gs_tiles.pyramid
+    # pixel size of the data in Web Mercator at the grid's latitude: 100 m / cos(lat)
+    (south, _), (north, _) = pyramid.bounds
+    merc_pixel = RES / math.cos(math.radians((south + north) / 2))
+    deepest = 2 * ORIGIN / 2**pyramid.max_zoom / 256
+    assert deepest <= merc_pixel < 2 * deepest  # the first level at least as fine as the data
+    zooms = sorted(int(p.name) for p in tiled["tiles"].iterdir())
+    assert zooms == list(range(pyramid.min_zoom, pyramid.max_zoom + 1))
+    top = list((tiled["tiles"] / str(pyramid.min_zoom)).glob("*/*.png"))
+    assert 1 <= len(top) <= 4  # the whole grid in about one tile at the top
+
+
+def test_deepest_tiles_show_the_source_colours_and_transparent_nodata(tiled):
+    da = tiled["da"]
+    values = da.values
+    pyramid = _tile_layers(tiled["map"])[0].gs_tiles.pyramid
+    z = pyramid.max_zoom
+    vmin, vmax = np.nanmin(values), np.nanmax(values)
+    cm = matplotlib.colormaps["viridis"]
+    ny, nx = values.shape
+    checked = nan_checked = 0
+    for (x, y), rgba in read_tiles(tiled["tiles"], z).items():
+        fi, fj = tile_pixels_to_source(z, x, y)
+        i, j = np.floor(fi).astype(int), np.floor(fj).astype(int)
+        inside = (fi > 1) & (fi < ny - 1) & (fj > 1) & (fj < nx - 1)
+        in_nan = (fi > 1) & (fi < ny // 4 - 1) & (fj > 1) & (fj < nx // 4 - 1)
+        off_nan = inside & ~((fi < ny // 4 + 1) & (fj < nx // 4 + 1))
+        outside = (fi < -1) | (fi > ny + 1) | (fj < -1) | (fj > nx + 1)
+        expected = cm((values[i[off_nan], j[off_nan]] - vmin) / (vmax - vmin), bytes=True)
+        assert np.abs(rgba[off_nan].astype(int) - expected.astype(int)).max() <= 4
+        assert (rgba[in_nan][:, 3] == 0).all() and (rgba[outside][:, 3] == 0).all()
+        checked += off_nan.sum()
+        nan_checked += in_nan.sum()
+    assert checked > 0.8 * values.size and nan_checked > 1000
+
+
+def test_tiles_use_the_legends_colours(tiled):
+    """Where a tile pixel's value falls in the colour bin of a legend stop, it has that stop's
+    colour exactly (the legend's hex colours are read from the page)."""
+    html = tiled["page"].read_text("utf-8")
+    gradient = re.search(r"linear-gradient\(to right, ([^)]*)\)", html).group(1)
+    stops = re.findall(r"(#[0-9a-f]{6}) (\d+)%", gradient)
+    assert len(stops) == 11
+    da = tiled["da"]
+    values = da.values
+    vmin, vmax = np.nanmin(values), np.nanmax(values)
+    pyramid = _tile_layers(tiled["map"])[0].gs_tiles.pyramid
+    z = pyramid.max_zoom
+    n = 256
+    found = set()
+    for (x, y), rgba in read_tiles(tiled["tiles"], z).items():
+        fi, fj = tile_pixels_to_source(z, x, y)
+        # pixels well inside one source cell (nearest neighbour picks that cell for sure)
+        sure = (np.abs(fi - np.floor(fi) - 0.5) < 0.3) & (np.abs(fj - np.floor(fj) - 0.5) < 0.3)
+        sure &= (fi > 0) & (fi < values.shape[0]) & (fj > 0) & (fj < values.shape[1])
+        sure[sure] = np.isfinite(values[np.floor(fi[sure]).astype(int), np.floor(fj[sure]).astype(int)])
+        v = values[np.floor(fi[sure]).astype(int), np.floor(fj[sure]).astype(int)]
+        colour_bin = np.minimum(((v - vmin) / (vmax - vmin) * n).astype(int), n - 1)
+        for hex_colour, percent in stops:
+            stop_bin = min(int(int(percent) / 100 * n), n - 1)
+            hit = colour_bin == stop_bin
+            if hit.any():
+                rgb = tuple(int(hex_colour[k : k + 2], 16) for k in (1, 3, 5))
+                got = rgba[sure][hit][:, :3]
+                assert (got == rgb).all(), (percent, hex_colour, got[:3])
+                found.add(percent)
+    assert len(found) >= 8  # most stops occur in the ramp (its corner is NaN)
+
+
+def test_colour_scale_equals_matplotlib():
+    scale = ColourScale("magma", -2.0, 3.0)
+    values = np.array([-5, -2, -1.9999, 0, 0.5, 2.99999, 3, 7, np.nan])
+    expected = matplotlib.colormaps["magma"](np.clip((values + 2) / 5, 0, 1), bytes=True)
+    expected[-1] = 0
+    assert (scale.rgba(values) == expected).all()
+
+
+def test_auto_mode_embeds_within_the_byte_budget_and_tiles_the_rest(tmp_path):
+    da = make_grid(ny=120, nx=150, chunks=None)
+    other = (da * 3).assign_attrs(long_name="other")
+    embedded = web_map(da, layers={"o": other}, raster_mode="embed")
+    sizes = [len(layer.url) for layer in embedded._children.values() if type(layer).__name__ == "ImageOverlay"]
+    assert len(sizes) == 2
+    budget = sizes[0]  # room for the score's data URI only (the PNG is ~3/4 of it)
+    m = web_map(da, layers={"o": other}, max_embedded_bytes=budget)
+    kinds = [type(c).__name__ for c in m._children.values() if type(c).__name__ in {"ImageOverlay", "TileLayer"}]
+    assert kinds == ["ImageOverlay", "TileLayer"]
+    # a grid larger than max_pixels becomes tiles instead of being averaged down
+    big = web_map(make_grid(ny=300, nx=200, chunks=100), max_pixels=100)
+    assert [type(c).__name__ for c in big._children.values() if "Overlay" in type(c).__name__ or type(c).__name__ == "TileLayer"] == ["TileLayer"]
+    path = save_web_map(big, tmp_path / "big.html")
+    assert (tmp_path / "big_tiles" / "score").is_dir()
+    assert path.stat().st_size < 400_000  # Leaflet (~150 kB) and the page: no imagery inlined
+    assert "big_tiles/score/{z}/{x}/{y}.png" in path.read_text("utf-8")
+
+
+def test_saving_again_replaces_the_tiles_whole(tmp_path):
+    m = web_map(make_grid(ny=200, nx=220, chunks=None), raster_mode="tiles")
+    save_web_map(m, tmp_path / "a.html")
+    stray = tmp_path / "a_tiles" / "score" / "99"
+    stray.mkdir()
+    save_web_map(m, tmp_path / "a.html")
+    assert not stray.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a_tiles"]  # no temporaries
+
+
+LOADED_TILES = "img.leaflet-tile.leaflet-tile-loaded"
+
+
+def zoom_and_list_tiles(page, zoom: int) -> set[int]:
+    page.evaluate(f"""() => {{ const map = window[document.querySelector('.folium-map').id];
+        map.setZoom({zoom}, {{animate: false}}); }}""")
+    page.wait_for_function(f"""() => {{
+        const imgs = Array.from(document.querySelectorAll('img.leaflet-tile'));
+        return imgs.length > 0 && imgs.every(img => img.complete)
+            && imgs.some(img => img.src.includes('/score/{zoom}/')); }}""")
+    page.wait_for_timeout(200)
+    srcs = page.eval_on_selector_all(LOADED_TILES, "els => els.map(e => e.src)")
+    assert srcs and all(u.startswith("file:") and "/index_tiles/score/" in u for u in srcs)
+    return {int(u.split("/")[-3]) for u in srcs}
+
+
+@pytest.mark.browser
+def test_browser_loads_the_tiles_and_deeper_ones_after_zooming_in(chromium_page, tiled):
+    page, console_errors, failed = chromium_page(tiled["page"])
+    page.wait_for_function(f"document.querySelectorAll('{LOADED_TILES}').length > 0")
+    assert page.locator(f"{LOADED_TILES}").count() > 0
+    pyramid = _tile_layers(tiled["map"])[0].gs_tiles.pyramid
+    assert zoom_and_list_tiles(page, pyramid.min_zoom) == {pyramid.min_zoom}
+    assert zoom_and_list_tiles(page, pyramid.max_zoom) == {pyramid.max_zoom}  # deeper tiles
+    # beyond the deepest level Leaflet enlarges the deepest tiles (no request for missing ones)
+    page.evaluate("""() => { const map = window[document.querySelector('.folium-map').id];
+        map.setZoom(map.getZoom() + 2, {animate: false}); }""")
+    page.wait_for_timeout(300)
+    srcs = page.eval_on_selector_all(LOADED_TILES, "els => els.map(e => e.src)")
+    assert {int(u.split("/")[-3]) for u in srcs} == {pyramid.max_zoom}
+    assert console_errors == [] and failed == []
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
