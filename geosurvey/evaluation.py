@@ -1,61 +1,114 @@
-"""Evaluating a prospectivity map against known occurrences, honestly.
+"""Evaluating a prospectivity map against known occurrences: the reports survey agencies publish.
+
+* ROC AUC with a bootstrap confidence interval;
+* success-rate (training occurrences) and prediction-rate (held-out occurrences) curves;
+* a capture table: the share of occurrences inside the top 1, 2, 5, 10, 15 and 20 % of the area,
+  the area needed to hold 50 % and 90 % of them, and the normalised density (share of
+  occurrences / share of area) of each;
+* the prediction–area plot (Yousefi & Carranza 2015) and its intersection point;
+* PNG plots and a JSON-able report (:func:`write_evaluation`).
 
 The background is the whole valid area (every pixel with a score), the usual choice for
 success-rate curves (Agterberg & Bonham-Carter 2005). With it the area under the success-rate
 curve and the ROC AUC of "occurrence pixels vs. all pixels" are the same number: the probability
 that an occurrence scores higher than a randomly chosen pixel of the area (ties count one half).
 
-This module works at the edge of the lazy flow: it computes the score grid once (``.compute()``) to
-rank all valid pixels, which needs ``4 × n_pixels`` bytes for float32 scores (400 MB for a
-10,000 × 10,000 grid).
+Occurrences outside the grid or on a pixel without a score are counted, reported and left out;
+several occurrences on one pixel each count (a deposit is a deposit), and how many share a pixel
+is reported. Nothing is dropped silently.
+
+This module works at the edge of the lazy flow: :func:`evaluate` computes the score grid exactly
+once (``.values``) to rank all valid pixels, which needs ``4 × n_pixels`` bytes for float32 scores
+(400 MB for a 10,000 × 10,000 grid) plus a sorted float64 copy of the valid pixels.
 
 References
 ----------
 Agterberg, F. P., & Bonham-Carter, G. F. (2005). Measuring the performance of mineral-potential
 maps. *Natural Resources Research*, 14(1), 1-17.
+Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall (the
+percentile interval).
 Fawcett, T. (2006). An introduction to ROC analysis. *Pattern Recognition Letters*, 27(8), 861-874.
+Yousefi, M., & Carranza, E. J. M. (2015). Prediction–area (P–A) plot and C–A fractal analysis to
+classify and evaluate evidential maps for mineral prospectivity modeling. *Computers &
+Geosciences*, 79, 69-81.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import odc.geo.xr  # noqa: F401  (registers the .odc accessor)
 import xarray as xr
 
-from geosurvey.errors import CRSError, InputError
-from geosurvey.grid import grid_crs
+from geosurvey.errors import InputError
+from geosurvey.i18n import TEXT, check_lang
+from geosurvey.io import atomic_path, atomic_write_text
+from geosurvey.occurrences import OccurrenceCells, locate_occurrences
 
 __all__ = [
+    "CAPTURE_FRACTIONS",
     "Evaluation",
+    "PredictionArea",
     "capture_efficiency",
     "evaluate",
     "occurrence_values",
+    "plot_prediction_area",
+    "plot_rate_curves",
     "roc_auc",
     "success_rate_curve",
+    "write_evaluation",
 ]
 
+#: Area fractions of the capture table (the top 1, 2, 5, 10, 15 and 20 % of the area).
+CAPTURE_FRACTIONS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2)
+#: Shares of the occurrences for "the area needed to hold them".
+HOLD_SHARES: tuple[float, ...] = (0.5, 0.9)
+_PA_GRID = 10_001  # resolution of the prediction-area intersection search (1e-4 of the area)
 
-def _crs_of(grid: xr.DataArray) -> object:
-    crs = grid_crs(grid)
-    if crs is None:
-        raise CRSError(
-            f"layer {grid.name!r} has no CRS; load it with geosurvey.catalogs.load or set one"
+
+def _warn_unused(report: Mapping[str, int], what: str = "the evaluation") -> None:
+    off, nan, shared = report["outside_grid"], report["on_nodata"], report["sharing_a_cell"]
+    if off or nan:
+        warnings.warn(
+            f"{off} occurrence(s) lie outside the grid and {nan} on pixels without a score; "
+            f"they are left out of {what} ({report['on_valid']} kept)",
+            stacklevel=3,
         )
-    return crs
+    if shared:
+        warnings.warn(
+            f"{shared} occurrence(s) share a pixel with another; each is counted in {what}",
+            stacklevel=3,
+        )
+
+
+def _score_array(score: xr.DataArray) -> np.ndarray:
+    if score.ndim != 2 or set(score.dims) != {"y", "x"}:
+        raise InputError(f"layer {score.name!r} must be 2-D (y, x) to evaluate, has {score.dims}")
+    return np.asarray(score.transpose("y", "x").values, dtype=float)  # the one computation
+
+
+def _sampled(
+    array: np.ndarray, cells: OccurrenceCells
+) -> tuple[np.ndarray, dict[str, int]]:
+    values = cells.values(array)
+    report = cells.report(values)
+    return values[np.isfinite(values)], report
 
 
 def occurrence_values(score: xr.DataArray, occurrences: gpd.GeoDataFrame) -> np.ndarray:
-    """The score at each occurrence (nearest pixel); occurrences off the grid or on NaN are dropped.
+    """The score at each occurrence (its pixel); occurrences off the grid or on NaN are dropped.
 
     Parameters
     ----------
     score
-        A 2-D ``(y, x)`` layer with a CRS.
+        A 2-D ``(y, x)`` layer with a CRS (computed once).
     occurrences
         Points (any CRS; reprojected to the score's CRS). Non-point geometries use their centroid.
 
@@ -69,52 +122,21 @@ def occurrence_values(score: xr.DataArray, occurrences: gpd.GeoDataFrame) -> np.
     InputError
         If there are no occurrences, or none falls on a valid pixel.
     """
-    if occurrences is None or len(occurrences) == 0:
-        raise InputError(
-            "the occurrence set is empty: give at least one known occurrence to evaluate against"
-        )
-    if occurrences.crs is None:
-        raise CRSError(
-            "the occurrences have no CRS; set it (GeoDataFrame.set_crs) before evaluating"
-        )
-    crs = _crs_of(score)
-    pts = occurrences.to_crs(str(crs)).geometry
-    pts = pts.where(pts.geom_type == "Point", pts.centroid)
-    xs, ys = pts.x.to_numpy(), pts.y.to_numpy()
-    xres = float(abs(score.x[1] - score.x[0])) if score.sizes["x"] > 1 else 0.0
-    yres = float(abs(score.y[1] - score.y[0])) if score.sizes["y"] > 1 else 0.0
-    xmin, xmax = float(score.x.min()) - xres / 2, float(score.x.max()) + xres / 2
-    ymin, ymax = float(score.y.min()) - yres / 2, float(score.y.max()) + yres / 2
-    inside = (xs >= xmin) & (xs <= xmax) & (ys >= ymin) & (ys <= ymax)
-    values = np.full(len(xs), np.nan)
-    if inside.any():
-        sampled = score.sel(
-            x=xr.DataArray(xs[inside], dims="pt"),
-            y=xr.DataArray(ys[inside], dims="pt"),
-            method="nearest",
-        )
-        values[inside] = np.asarray(sampled.values, dtype=float)
-    off_grid = int((~inside).sum())
-    on_nan = int((inside & np.isnan(values)).sum())
-    if off_grid or on_nan:
-        warnings.warn(
-            f"{off_grid} occurrence(s) lie outside the grid and {on_nan} on pixels without a score; "
-            f"they are left out of the evaluation ({len(xs) - off_grid - on_nan} kept)",
-            stacklevel=2,
-        )
-    kept = values[~np.isnan(values)]
-    if kept.size == 0:
+    cells = locate_occurrences(score, occurrences)
+    values, report = _sampled(_score_array(score), cells)
+    _warn_unused(report)
+    if values.size == 0:
         raise InputError(
             "no occurrence falls on a pixel with a score; check the occurrences' CRS and extent"
         )
-    return kept
+    return values
 
 
-def _background(score: xr.DataArray) -> np.ndarray:
-    values = np.asarray(score.values, dtype=float).ravel()
+def _background(array: np.ndarray, name: object) -> np.ndarray:
+    values = array.ravel()
     values = np.sort(values[np.isfinite(values)])
     if values.size == 0:
-        raise InputError(f"layer {score.name!r} has no valid pixels to evaluate")
+        raise InputError(f"layer {name!r} has no valid pixels to evaluate")
     return values
 
 
@@ -124,16 +146,129 @@ def _area_above(background_sorted: np.ndarray, values: np.ndarray) -> np.ndarray
     return (n - np.searchsorted(background_sorted, values, side="left")) / n
 
 
-def _auc(background_sorted: np.ndarray, values: np.ndarray) -> float:
+def _auc_terms(background_sorted: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each occurrence's share of the area scoring below it (ties one half); their mean is the AUC."""
     n = background_sorted.size
     below = np.searchsorted(background_sorted, values, side="left")
     ties = np.searchsorted(background_sorted, values, side="right") - below
-    return float(np.mean((below + 0.5 * ties) / n))
+    return (below + 0.5 * ties) / n
+
+
+def _bootstrap_ci(
+    terms: np.ndarray, n_boot: int, confidence: float, seed: int
+) -> tuple[float, float]:
+    """Percentile interval of the AUC over occurrences resampled with replacement."""
+    if n_boot == 0 or terms.size < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // terms.size)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, terms.size, size=(stop - start, terms.size))
+        means[start:stop] = terms[idx].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class PredictionArea:
+    """The prediction–area plot (Yousefi & Carranza 2015) of a score.
+
+    Attributes
+    ----------
+    threshold
+        Score thresholds (101 quantiles of the valid pixels, lowest first).
+    area_above
+        Fraction of the area scoring at least each threshold.
+    occurrences_above
+        Fraction of the occurrences scoring at least each threshold ("predicted").
+    intersection
+        Where the curves cross (occurrences predicted = 1 − area occupied): ``threshold``,
+        ``occurrences`` (share predicted), ``area`` (share occupied), ``normalised_density``
+        (occurrences / area) and ``weight`` (its natural logarithm, Yousefi & Carranza's
+        evidential weight). Found on a grid of 10⁻⁴ of the area.
+    """
+
+    threshold: np.ndarray = field(repr=False)
+    area_above: np.ndarray = field(repr=False)
+    occurrences_above: np.ndarray = field(repr=False)
+    intersection: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON reports."""
+        return {
+            "threshold": [_num(v) for v in self.threshold],
+            "area_above": [_num(v) for v in self.area_above],
+            "occurrences_above": [_num(v) for v in self.occurrences_above],
+            "intersection": {k: _num(v) for k, v in self.intersection.items()},
+        }
+
+
+def _num(value: float, digits: int = 6) -> float | None:
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _prediction_area(background: np.ndarray, values: np.ndarray, above: np.ndarray) -> PredictionArea:
+    q = np.linspace(0, 1, 101)
+    thresholds = np.quantile(background, q)
+    area = _area_above(background, thresholds)
+    occ_sorted = np.sort(values)
+    occ = (occ_sorted.size - np.searchsorted(occ_sorted, thresholds, side="left")) / occ_sorted.size
+    # intersection on the success-rate curve: captured(a) >= 1 - a, smallest such a
+    grid = np.linspace(0, 1, _PA_GRID)
+    captured = np.searchsorted(np.sort(above), grid, side="right") / above.size
+    i = int(np.argmax(captured >= 1 - grid))
+    a, c = float(grid[i]), float(captured[i])
+    thr = float(np.quantile(background, 1 - a)) if a > 0 else float(background[-1])
+    density = c / a if a > 0 else math.inf
+    return PredictionArea(
+        threshold=thresholds, area_above=area, occurrences_above=occ,
+        intersection={"threshold": thr, "occurrences": c, "area": a,
+                      "normalised_density": density,
+                      "weight": math.log(density) if 0 < density < math.inf else math.nan},
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Performance of a score against occurrences (see :func:`evaluate`)."""
+    """Performance of a score against occurrences (see :func:`evaluate`).
+
+    Attributes
+    ----------
+    layer
+        The score's name.
+    n_occurrences, n_used
+        Occurrences given, and those on a valid pixel (used).
+    roc_auc
+        ROC AUC against the whole valid area (= area under the success-rate curve).
+    capture
+        Share of occurrences in the top ``f`` of the area, for the ``fractions`` asked.
+    curve_area, curve_captured
+        The success-rate curve, from (0, 0) to (1, 1).
+    roc_auc_ci
+        Bootstrap percentile interval of the ROC AUC (occurrences resampled, the area fixed);
+        NaN with fewer than 2 occurrences or ``bootstrap=0``.
+    confidence
+        Its confidence level.
+    occurrences
+        How the occurrences were used: ``given``, ``outside_grid``, ``on_nodata``, ``on_valid``,
+        ``valid_cells``, ``sharing_a_cell``.
+    capture_table
+        Share of occurrences in the top 1, 2, 5, 10, 15, 20 % of the area.
+    area_to_hold
+        Fraction of the area (highest scores first) needed to hold 50 % and 90 % of the
+        occurrences.
+    normalised_density
+        ``capture_table[f] / f`` for each fraction (1 = no better than random).
+    prediction_area
+        The prediction–area plot data.
+    held_out
+        The same evaluation of the held-out occurrences (its curve is the prediction-rate curve),
+        or ``None``.
+    """
 
     layer: str
     n_occurrences: int
@@ -142,20 +277,94 @@ class Evaluation:
     capture: dict[float, float]
     curve_area: np.ndarray = field(repr=False)
     curve_captured: np.ndarray = field(repr=False)
+    roc_auc_ci: tuple[float, float] = (math.nan, math.nan)
+    confidence: float = 0.95
+    occurrences: Mapping[str, int] = field(default_factory=dict)
+    capture_table: dict[float, float] = field(default_factory=dict)
+    area_to_hold: dict[float, float] = field(default_factory=dict)
+    normalised_density: dict[float, float] = field(default_factory=dict)
+    prediction_area: PredictionArea | None = field(default=None, repr=False)
+    held_out: Evaluation | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        """Plain data for JSON reports (capture keys as percentages, e.g. ``"top_10pct"``)."""
-        return {
+        """Plain data for JSON reports (capture keys as percentages, e.g. ``"top_10pct"``).
+
+        Non-finite numbers are written as ``None``.
+        """
+        out: dict[str, object] = {
             "layer": self.layer,
             "n_occurrences": self.n_occurrences,
             "n_used": self.n_used,
             "roc_auc": round(self.roc_auc, 6),
-            "capture": {f"top_{round(f * 100):d}pct": round(v, 6) for f, v in self.capture.items()},
+            "capture": {_pct_key(f): round(v, 6) for f, v in self.capture.items()},
             "success_rate_curve": {
                 "area_fraction": [round(float(v), 6) for v in self.curve_area],
                 "occurrences_captured": [round(float(v), 6) for v in self.curve_captured],
             },
+            "roc_auc_ci": [_num(v) for v in self.roc_auc_ci],
+            "confidence": self.confidence,
+            "occurrences": dict(self.occurrences),
+            "capture_table": {_pct_key(f): _num(v) for f, v in self.capture_table.items()},
+            "area_to_hold": {
+                _pct_key(f, "occurrences_"): _num(v) for f, v in self.area_to_hold.items()
+            },
+            "normalised_density": {_pct_key(f): _num(v) for f, v in self.normalised_density.items()},
+            "prediction_area": None if self.prediction_area is None else self.prediction_area.to_dict(),
         }
+        if self.held_out is not None:
+            held = self.held_out.to_dict()
+            held["prediction_rate_curve"] = held.pop("success_rate_curve")
+            held.pop("prediction_area", None)
+            out["held_out"] = held
+        return out
+
+
+def _pct_key(fraction: float, prefix: str = "top_") -> str:
+    pct = fraction * 100
+    text = f"{pct:.0f}" if abs(pct - round(pct)) < 1e-9 else f"{pct:g}".replace(".", "_")
+    return f"{prefix}{text}pct"
+
+
+def _evaluate_values(
+    array: np.ndarray,
+    background: np.ndarray,
+    cells: OccurrenceCells,
+    *,
+    name: str,
+    fractions: Sequence[float],
+    bootstrap: int,
+    confidence: float,
+    seed: int,
+    what: str,
+) -> Evaluation:
+    values, report = _sampled(array, cells)
+    _warn_unused(report, what)
+    if values.size == 0:
+        raise InputError(
+            f"no occurrence falls on a pixel with a score ({what}); check the occurrences' CRS "
+            "and extent"
+        )
+    above = np.sort(_area_above(background, values))
+    n = above.size
+    terms = _auc_terms(background, values)
+    table = {f: float(np.mean(above <= f)) for f in CAPTURE_FRACTIONS}
+    hold = {p: float(above[max(0, math.ceil(p * n) - 1)]) for p in HOLD_SHARES}
+    return Evaluation(
+        layer=name,
+        n_occurrences=cells.n_given,
+        n_used=n,
+        roc_auc=float(terms.mean()),
+        capture={float(f): float(np.mean(above <= f)) for f in fractions},
+        curve_area=np.concatenate([[0.0], above, [1.0]]),
+        curve_captured=np.concatenate([[0.0], np.arange(1, n + 1) / n, [1.0]]),
+        roc_auc_ci=_bootstrap_ci(terms, bootstrap, confidence, seed),
+        confidence=confidence,
+        occurrences=report,
+        capture_table=table,
+        area_to_hold=hold,
+        normalised_density={f: v / f for f, v in table.items()},
+        prediction_area=_prediction_area(background, values, above),
+    )
 
 
 def evaluate(
@@ -163,39 +372,66 @@ def evaluate(
     occurrences: gpd.GeoDataFrame,
     *,
     fractions: Sequence[float] = (0.05, 0.1, 0.2),
+    held_out: gpd.GeoDataFrame | None = None,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> Evaluation:
-    """ROC AUC, capture efficiency and success-rate curve of ``score`` in one pass over the grid.
+    """ROC AUC, capture table, success-rate and prediction–area data of ``score``, in one pass.
 
     Parameters
     ----------
     score
         A 2-D ``(y, x)`` score or evidence layer with a CRS; higher means more prospective.
+        Computed exactly once, whatever else is asked.
     occurrences
-        Known occurrences (points, any CRS).
+        Known (training) occurrences: points, any CRS.
     fractions
-        Area fractions for the capture efficiency (0.1 = the top 10 % of the area).
+        Area fractions for :attr:`Evaluation.capture` (0.1 = the top 10 % of the area); the capture
+        table always has 1, 2, 5, 10, 15 and 20 %.
+    held_out
+        Occurrences kept out of the model's making, for the prediction-rate curve
+        (:attr:`Evaluation.held_out`).
+    bootstrap
+        Bootstrap resamples for the AUC's confidence interval (0: none).
+    confidence
+        Confidence level of the interval.
+    seed
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    Evaluation
+
+    Raises
+    ------
+    InputError
+        No occurrences, none on a valid pixel, no valid pixel, or a fraction outside (0, 1].
     """
     for f in fractions:
         if not 0 < f <= 1:
             raise InputError(f"area fractions must be in (0, 1], got {f}")
-    background = _background(score)
-    values = occurrence_values(score, occurrences)
-    above = np.sort(_area_above(background, values))
-    n = above.size
-    return Evaluation(
-        layer=str(score.name),
-        n_occurrences=len(occurrences),
-        n_used=n,
-        roc_auc=_auc(background, values),
-        capture={float(f): float(np.mean(above <= f)) for f in fractions},
-        curve_area=np.concatenate([[0.0], above, [1.0]]),
-        curve_captured=np.concatenate([[0.0], np.arange(1, n + 1) / n, [1.0]]),
-    )
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be in (0, 1), got {confidence}")
+    if bootstrap < 0:
+        raise InputError(f"bootstrap must be a number of resamples >= 0, got {bootstrap}")
+    cells = locate_occurrences(score, occurrences)
+    held_cells = None if held_out is None else locate_occurrences(score, held_out)
+    array = _score_array(score)
+    background = _background(array, score.name)
+    options = {"name": str(score.name), "fractions": fractions, "bootstrap": bootstrap,
+               "confidence": confidence, "seed": seed}  # fmt: skip
+    result = _evaluate_values(array, background, cells, what="the evaluation", **options)  # type: ignore[arg-type]
+    if held_cells is not None:
+        held = _evaluate_values(array, background, held_cells, what="the held-out evaluation",
+                                **options)  # type: ignore[arg-type]  # fmt: skip
+        result = replace(result, held_out=held)
+    return result
 
 
 def roc_auc(score: xr.DataArray, occurrences: gpd.GeoDataFrame) -> float:
     """ROC AUC of the occurrences against the whole valid area (0.5 = random, 1 = perfect)."""
-    return evaluate(score, occurrences).roc_auc
+    return evaluate(score, occurrences, bootstrap=0).roc_auc
 
 
 def capture_efficiency(
@@ -209,12 +445,179 @@ def capture_efficiency(
     An occurrence is inside the top fraction *f* when at most *f* of the valid area scores at least as
     high as it does.
     """
-    return evaluate(score, occurrences, fractions=fractions).capture
+    return evaluate(score, occurrences, fractions=fractions, bootstrap=0).capture
 
 
 def success_rate_curve(
     score: xr.DataArray, occurrences: gpd.GeoDataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """The success-rate curve: (area fraction, fraction of occurrences captured), from (0, 0) to (1, 1)."""
-    result = evaluate(score, occurrences)
+    result = evaluate(score, occurrences, bootstrap=0)
     return result.curve_area, result.curve_captured
+
+
+# --------------------------------------------------------------------------------------------
+# plots and the written report
+
+
+def _figure() -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.5), dpi=110)
+    FigureCanvasAgg(fig)  # no pyplot: no global state, safe in threads and headless
+    return fig
+
+
+def _font_family(lang: str) -> list[str] | None:
+    """Fonts for ``lang``: an installed CJK font for Japanese (``None`` when there is none)."""
+    from matplotlib import font_manager
+
+    if lang != "ja":
+        return ["DejaVu Sans"]
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for candidate in ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic"):
+        if candidate in names:
+            return [candidate, "DejaVu Sans"]
+    return None
+
+
+def plot_rate_curves(evaluation: Evaluation, *, lang: str = "en", ax: Any = None) -> Any:
+    """Success-rate (and, with held-out occurrences, prediction-rate) curves on a matplotlib axes.
+
+    Parameters
+    ----------
+    evaluation
+        From :func:`evaluate`.
+    lang
+        ``"en"`` or ``"ja"`` (labels from :mod:`geosurvey.i18n`).
+    ax
+        An axes to draw on (default: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    text = TEXT[check_lang(lang)]
+    if ax is None:
+        ax = _figure().add_subplot()
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", label=text["eval_random"])
+    curves = [(evaluation, text["eval_success_rate"], "C0")]
+    if evaluation.held_out is not None:
+        curves.append((evaluation.held_out, text["eval_prediction_rate"], "C1"))
+    for ev, label, colour in curves:
+        auc = text["eval_auc"].format(auc=ev.roc_auc)
+        if math.isfinite(ev.roc_auc_ci[0]):
+            auc += " " + text["eval_auc_ci"].format(
+                pct=round(ev.confidence * 100), lo=ev.roc_auc_ci[0], hi=ev.roc_auc_ci[1]
+            )
+        ax.step(ev.curve_area, ev.curve_captured, where="post", color=colour,
+                label=f"{label}: {auc} (n = {ev.n_used})")  # fmt: skip
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(text["eval_area_fraction"])
+    ax.set_ylabel(text["eval_captured"])
+    ax.set_title(text["eval_rate_title"])
+    ax.legend(loc="lower right", fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_prediction_area(evaluation: Evaluation, *, lang: str = "en", ax: Any = None) -> Any:
+    """The prediction–area plot (Yousefi & Carranza 2015) on a matplotlib axes.
+
+    Occurrences predicted (left axis, %) and area occupied (right axis, %) against the score
+    threshold; the intersection is marked. Returns the left axes.
+    """
+    text = TEXT[check_lang(lang)]
+    pa = evaluation.prediction_area
+    if pa is None:
+        raise InputError("this evaluation has no prediction-area data; compute it with evaluate()")
+    if ax is None:
+        ax = _figure().add_subplot()
+    ax.plot(pa.threshold, pa.occurrences_above * 100, color="C3", label=text["eval_pa_predicted"])
+    right = ax.twinx()
+    right.plot(pa.threshold, pa.area_above * 100, color="C0", label=text["eval_pa_area"])
+    inter = pa.intersection
+    ax.axvline(inter["threshold"], color="0.5", linestyle="--", linewidth=0.8)
+    ax.set_xlabel(text["eval_pa_threshold"])
+    ax.set_ylabel(text["eval_pa_predicted"], color="C3")
+    right.set_ylabel(text["eval_pa_area"], color="C0")
+    ax.set_ylim(0, 102)
+    right.set_ylim(102, 0)  # inverted, as in Yousefi & Carranza (2015)
+    ax.set_title(text["eval_pa_title"])
+    ax.text(0.02, 0.04, text["eval_pa_intersection"].format(
+        occ=inter["occurrences"] * 100, area=inter["area"] * 100,
+        nd=inter["normalised_density"]), transform=ax.transAxes, fontsize="small")  # fmt: skip
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    return path
+
+
+def write_evaluation(
+    evaluation: Evaluation | Mapping[str, Evaluation],
+    folder: str | Path,
+    *,
+    lang: str = "en",
+) -> dict[str, Path]:
+    """Write an evaluation's report and plots into ``folder`` (which must exist).
+
+    Parameters
+    ----------
+    evaluation
+        One evaluation (written as ``evaluation.json``, ``success_rate.png``,
+        ``prediction_area.png``), or several by name (e.g. ``{"score": ..., "mag": ...}``: written
+        as ``evaluation.json`` holding all of them, and ``<name>_success_rate.png``,
+        ``<name>_prediction_area.png``). Names must be plain file-name words.
+    folder
+        An existing folder (e.g. a run's temporary output folder); each file is written atomically.
+    lang
+        Language of the plot labels (``"en"`` or ``"ja"``).
+
+    Returns
+    -------
+    dict
+        ``{"json": path, "<name>_success_rate": path, ...}`` (``success_rate`` and
+        ``prediction_area`` for a single evaluation).
+    """
+    check_lang(lang)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"write_evaluation: {folder} is not an existing folder; create it first")
+    single = isinstance(evaluation, Evaluation)
+    items = {"": evaluation} if single else dict(evaluation)  # type: ignore[arg-type]
+    for name in items:
+        if name and not (name.replace("_", "").replace("-", "").isalnum() and name.isascii()):
+            raise InputError(
+                f"write_evaluation: {name!r} cannot name a file; use letters, digits, '-' or '_'"
+            )
+    from matplotlib import rc_context
+
+    family = _font_family(lang)
+    if family is None:
+        warnings.warn(
+            "no Japanese font is installed (e.g. the fonts-noto-cjk package): the Japanese labels "
+            "of the evaluation plots show as boxes",
+            stacklevel=2,
+        )
+    written: dict[str, Path] = {}
+    with rc_context({"font.family": family or ["DejaVu Sans"]}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once above
+        for name, ev in items.items():
+            prefix = f"{name}_" if name else ""
+            fig = _figure()
+            plot_rate_curves(ev, lang=lang, ax=fig.add_subplot())
+            written[f"{prefix}success_rate"] = _save(fig, folder / f"{prefix}success_rate.png")
+            fig = _figure()
+            plot_prediction_area(ev, lang=lang, ax=fig.add_subplot())
+            written[f"{prefix}prediction_area"] = _save(fig, folder / f"{prefix}prediction_area.png")
+    doc = items[""].to_dict() if single else {name: ev.to_dict() for name, ev in items.items()}
+    written["json"] = atomic_write_text(
+        folder / "evaluation.json", json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    )
+    return written

@@ -87,3 +87,122 @@ def test_empty_or_unusable_occurrences_are_refused() -> None:
         evaluate(score, far)
     with pytest.raises(InputError, match="fractions"):
         evaluate(score, occ, fractions=(0.0,))
+
+
+# -- the agency report (issue 10) ----------------------------------------------------------
+
+
+def test_capture_table_area_to_hold_and_normalised_density_by_brute_force() -> None:
+    score, occ, occ_values, background = _setup(25)
+    result = evaluate(score, occ, bootstrap=0)
+    share = np.sort([(background >= v).mean() for v in occ_values])
+    for f in (0.01, 0.02, 0.05, 0.1, 0.15, 0.2):
+        assert result.capture_table[f] == pytest.approx(np.mean(share <= f))
+        assert result.normalised_density[f] == pytest.approx(np.mean(share <= f) / f)
+    for p in (0.5, 0.9):
+        # the smallest top-area fraction holding at least p of the occurrences
+        need = min(a for a in share if np.mean(share <= a) >= p)
+        assert result.area_to_hold[p] == pytest.approx(need)
+    d = result.to_dict()
+    assert set(d["capture_table"]) == {"top_1pct", "top_2pct", "top_5pct", "top_10pct",
+                                       "top_15pct", "top_20pct"}  # fmt: skip
+    assert set(d["area_to_hold"]) == {"occurrences_50pct", "occurrences_90pct"}
+
+
+def test_bootstrap_interval_equals_resampled_scikit_learn_aucs() -> None:
+    score, occ, occ_values, background = _setup(12)
+    result = evaluate(score, occ, bootstrap=300, seed=4, confidence=0.9)
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, occ_values.size, size=(300, occ_values.size))
+    aucs = []
+    for row in idx:
+        pos = occ_values[row]
+        y = np.r_[np.ones(pos.size), np.zeros(background.size)]
+        aucs.append(roc_auc_score(y, np.r_[pos, background]))
+    lo, hi = np.quantile(aucs, [0.05, 0.95])
+    assert result.roc_auc_ci == pytest.approx((lo, hi), abs=1e-12)
+    assert lo <= result.roc_auc <= hi and result.confidence == 0.9
+
+
+def test_held_out_occurrences_give_the_prediction_rate_curve() -> None:
+    score, occ, occ_values, background = _setup(20)
+    train, test = occ.iloc[:12], occ.iloc[12:]
+    result = evaluate(score, train, held_out=test)
+    y = np.r_[np.ones(8), np.zeros(background.size)]
+    assert result.held_out.roc_auc == pytest.approx(roc_auc_score(y, np.r_[occ_values[12:], background]))
+    assert result.held_out.n_used == 8 and result.n_used == 12
+    d = result.to_dict()
+    assert "prediction_rate_curve" in d["held_out"] and d["held_out"]["n_used"] == 8
+
+
+def test_prediction_area_intersection() -> None:
+    score, occ, occ_values, background = _setup(30)
+    pa = evaluate(score, occ, bootstrap=0).prediction_area
+    assert pa.threshold[0] == background.min() and pa.threshold[-1] == background.max()
+    for t, a, o in zip(pa.threshold, pa.area_above, pa.occurrences_above, strict=True):
+        assert a == pytest.approx((background >= t).mean()) and o == pytest.approx((occ_values >= t).mean())
+    inter = pa.intersection
+    # the crossing: occurrences predicted = 1 - area occupied (to the step of the curve)
+    assert abs(inter["occurrences"] - (1 - inter["area"])) <= 1 / 30 + 1e-4
+    assert inter["normalised_density"] == pytest.approx(inter["occurrences"] / inter["area"])
+    assert inter["weight"] == pytest.approx(np.log(inter["normalised_density"]))
+
+
+def test_unused_occurrences_are_counted_and_reported() -> None:
+    values = RNG.normal(size=(30, 30))
+    values[5, 5] = np.nan
+    score = grid_like(values, name="s")
+    x, y = score.x.values, score.y.values
+    pts = [Point(x[1], y[1]), Point(x[1] + 5, y[1] - 5), Point(x[5], y[5]), Point(0, 0), Point(x[9], y[3])]
+    occ = gpd.GeoDataFrame(geometry=pts, crs="EPSG:32611")
+    with pytest.warns(UserWarning) as record:
+        result = evaluate(score, occ, bootstrap=0)
+    messages = " ".join(str(w.message) for w in record)
+    assert "1 occurrence(s) lie outside the grid and 1 on pixels without a score" in messages
+    assert "2 occurrence(s) share a pixel" in messages
+    assert result.occurrences == {"given": 5, "outside_grid": 1, "on_nodata": 1, "on_valid": 3,
+                                  "valid_cells": 2, "sharing_a_cell": 2}  # fmt: skip
+    assert result.n_used == 3 and result.n_occurrences == 5
+
+
+def test_evaluate_computes_a_dask_score_exactly_once() -> None:
+    from geosurvey.testing import raise_if_dask_computes
+
+    score, occ, _, _ = _setup(15)
+    lazy = (score.chunk({"y": 16, "x": 16}) * 2.0).rename("score")
+    with raise_if_dask_computes(1):
+        result = evaluate(lazy, occ.iloc[:10], held_out=occ.iloc[10:])
+    assert result.roc_auc == pytest.approx(evaluate(score, occ.iloc[:10]).roc_auc)
+
+
+def test_write_evaluation_writes_json_and_plots(tmp_path) -> None:
+    import json
+    import warnings
+
+    from PIL import Image
+
+    from geosurvey.evaluation import write_evaluation
+
+    score, occ, _, _ = _setup(20)
+    result = evaluate(score, occ.iloc[:14], held_out=occ.iloc[14:])
+    paths = write_evaluation(result, tmp_path, lang="en")
+    assert set(paths) == {"json", "success_rate", "prediction_area"}
+    doc = json.loads(paths["json"].read_text())  # strict JSON: no NaN
+    assert doc["roc_auc"] == pytest.approx(result.roc_auc, abs=1e-6)
+    for key in ("success_rate", "prediction_area"):
+        with Image.open(paths[key]) as img:
+            assert img.format == "PNG" and img.width > 300
+    ja = tmp_path / "ja"
+    ja.mkdir()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        both = write_evaluation({"score": result, "mag": result}, ja, lang="ja")
+    # at most one warning (no Japanese font here), never one per missing glyph
+    assert len([w for w in record if "font" in str(w.message)]) <= 1
+    assert {"score_success_rate", "mag_prediction_area", "json"} <= set(both)
+    assert set(json.loads(both["json"].read_text())) == {"score", "mag"}
+    with pytest.raises(InputError, match="cannot name a file"):
+        write_evaluation({"../x": result}, ja)
+    with pytest.raises(InputError, match="not an existing folder"):
+        write_evaluation(result, tmp_path / "missing")
+    assert not list(tmp_path.glob("*.tmp*")) and not list(ja.glob(".*"))
