@@ -10,7 +10,8 @@ import typer
 from geosurvey.errors import InputError
 
 
-def _features(values: list[str] | None) -> dict[str, str]:
+def parse_features(values: list[str] | None) -> dict[str, str]:
+    """``NAME=FILE`` options as ``{NAME: FILE}`` (``geosurvey run`` and ``geosurvey batch``)."""
     out: dict[str, str] = {}
     for value in values or []:
         name, sep, path = value.partition("=")
@@ -128,7 +129,7 @@ def run(
         raise InputError(f"geosurvey run needs {', '.join(missing)} (or --from-manifest)")
     run_area(
         area, recipe, sources=source, out=out, occurrences=occurrences,
-        occurrence_filter=occurrence_filter, features=_features(features), registry=registry,
+        occurrence_filter=occurrence_filter, features=parse_features(features), registry=registry,
         resolution=resolution, datetime=datetime, inclination=inclination,
         declination=declination, survey_date=survey_date, lang=lang, scheduler=scheduler,
         allow_unagreed=allow_unagreed, overwrite=overwrite, echo=typer.echo,
