@@ -179,7 +179,8 @@ class PredictionArea:
     Attributes
     ----------
     threshold
-        Score thresholds (101 quantiles of the valid pixels, lowest first).
+        Score thresholds (the 0th, 1st, …, 100th percentiles of the valid pixels as order
+        statistics, lowest first).
     area_above
         Fraction of the area scoring at least each threshold.
     occurrences_above
@@ -212,8 +213,9 @@ def _num(value: float, digits: int = 6) -> float | None:
 
 
 def _prediction_area(background: np.ndarray, values: np.ndarray, above: np.ndarray) -> PredictionArea:
-    q = np.linspace(0, 1, 101)
-    thresholds = np.quantile(background, q)
+    n = background.size
+    # quantiles of the (already sorted) valid pixels, as order statistics (numpy's method="lower")
+    thresholds = background[(np.arange(101) * (n - 1)) // 100]
     area = _area_above(background, thresholds)
     occ_sorted = np.sort(values)
     occ = (occ_sorted.size - np.searchsorted(occ_sorted, thresholds, side="left")) / occ_sorted.size
@@ -222,7 +224,7 @@ def _prediction_area(background: np.ndarray, values: np.ndarray, above: np.ndarr
     captured = np.searchsorted(np.sort(above), grid, side="right") / above.size
     i = int(np.argmax(captured >= 1 - grid))
     a, c = float(grid[i]), float(captured[i])
-    thr = float(np.quantile(background, 1 - a)) if a > 0 else float(background[-1])
+    thr = float(background[math.floor((1 - a) * (n - 1))])
     density = c / a if a > 0 else math.inf
     return PredictionArea(
         threshold=thresholds, area_above=area, occurrences_above=occ,
