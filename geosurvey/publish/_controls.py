@@ -247,7 +247,12 @@ class Tools(VerbatimMacroElement):
                         ? T.measure_distance.replace("{distance}", fmt(total)) : T.measure_start;
                     result.setAttribute("data-metres", String(total));
                 }
-                function onClick(e) { points.push(e.latlng); redraw(); }
+                // "preclick" reaches the map even where a feature is clicked (a feature's own
+                // "click" opens its popup and stops there); popups stay closed while measuring
+                function onClick(e) {
+                    points.push(e.latlng); redraw();
+                    setTimeout(function () { map.closePopup(); }, 0);
+                }
                 L.DomEvent.on(measure, "click", function (ev) {
                     L.DomEvent.preventDefault(ev);
                     active = !active;
@@ -260,10 +265,10 @@ class Tools(VerbatimMacroElement):
                                                   bar.parentNode);
                         map.doubleClickZoom.disable();
                         map.getContainer().style.cursor = "crosshair";
-                        map.on("click", onClick);
+                        map.on("preclick", onClick);
                         redraw();
                     } else {
-                        map.off("click", onClick);
+                        map.off("preclick", onClick);
                         map.doubleClickZoom.enable();
                         map.getContainer().style.cursor = "";
                         if (line) { line.remove(); line = null; }
