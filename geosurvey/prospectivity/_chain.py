@@ -200,7 +200,7 @@ class EvidenceContext:
         return getattr(self, name, None)
 
 
-def _first_input(spec: Any, ds: xr.Dataset, features: Mapping[str, gpd.GeoDataFrame], entry: EvidenceFunction, recipe_source: str) -> tuple[Any, ...]:
+def _first_input(spec: Any, ds: xr.Dataset, features: Mapping[str, gpd.GeoDataFrame], kind: InputKind, recipe_source: str) -> tuple[Any, ...]:
     where = f"recipe {recipe_source}: layer {spec.layer!r}"
     if spec.source.kind == "features":
         name = spec.source.names[0]
@@ -216,9 +216,9 @@ def _first_input(spec: Any, ds: xr.Dataset, features: Mapping[str, gpd.GeoDataFr
             f"{where} needs band(s) {missing} that the loaded data do not have (it has "
             f"{sorted(map(str, ds.data_vars))}); add a source whose catalogue provides them"
         )
-    if entry.input == "grid":
+    if kind == "grid":
         return (ds[spec.source.names[0]],)
-    if entry.input == "grid_pair":
+    if kind == "grid_pair":
         return tuple(ds[b] for b in spec.source.names)
     return (ds[list(spec.source.names)],)
 
@@ -228,6 +228,8 @@ def build_layer(spec: Any, ds: xr.Dataset, *, features: Mapping[str, gpd.GeoData
     # the analysis grid features are rasterised on: a band (its chunks are reused) or the GeoBox
     like = next(iter(ds.data_vars.values())) if ds.data_vars else ds.odc.geobox
     out: Any = None
+    if not spec.steps:  # the band as it is
+        out = _first_input(spec, ds, features, "grid", recipe_source)[0]
     for i, step in enumerate(spec.steps):
         entry = EVIDENCE_FUNCTIONS[step.fn]
         kwargs = dict(step.params.to_dict())
@@ -242,7 +244,7 @@ def build_layer(spec: Any, ds: xr.Dataset, *, features: Mapping[str, gpd.GeoData
                     )
                 kwargs[name] = value
         if i == 0:
-            args = _first_input(spec, ds, features, entry, recipe_source)
+            args = _first_input(spec, ds, features, entry.input, recipe_source)
         else:
             args = (out,)
         if entry.input == "features":

@@ -20,6 +20,7 @@ A recipe is a TOML file parsed once into frozen, hashable dataclasses (no plain 
     units = "rad"                       # the units it must have (checked before scoring)
     band = "mag_tmi"                    # its source: band = "NAME", bands = [...] or features = "NAME"
     steps = [                           # the chain of public geosurvey.evidence functions
+                                        # (none: a single band as it is)
       { fn = "reduction_to_pole" },     # inclination/declination resolved at run time (IGRF)
       { fn = "tilt_derivative" },
     ]
@@ -335,9 +336,14 @@ def _parse_source(ev: Mapping[str, Any], where: str, fail: Any) -> LayerSource:
 def _parse_steps(ev: Mapping[str, Any], source: LayerSource, where: str, fail: Any) -> tuple[Step, ...]:
     from geosurvey.prospectivity._chain import check_step
 
-    raw = ev.get("steps")
-    if not isinstance(raw, list) or not raw:
-        raise fail(f"{where}: 'steps' must be a non-empty list of {{ fn = \"...\", ... }} tables")
+    raw = ev.get("steps", [])
+    if not isinstance(raw, list):
+        raise fail(f"{where}: 'steps' must be a list of {{ fn = \"...\", ... }} tables")
+    if not raw:
+        if source.kind == "band":
+            return ()  # the band as it is (e.g. gamma-ray K in %)
+        raise fail(f"{where}: a layer from {source.describe()} needs at least one step "
+                   "(only a single band may be used as it is)")
     steps = []
     for i, step in enumerate(raw):
         if not isinstance(step, dict) or "fn" not in step or not isinstance(step["fn"], str):
