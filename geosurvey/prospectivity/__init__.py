@@ -81,6 +81,7 @@ from geosurvey.prospectivity._sampling import (  # training samples (issue 11)
     pu_bagging,
     training_sample,
 )
+from geosurvey.prospectivity._targets import TargetRanking, Targets, targets  # issue 10
 from geosurvey.prospectivity._validation import (  # spatial cross-validation (issue 11)
     CVResult,
     CVScheme,
@@ -133,6 +134,8 @@ __all__ = [
     "Scored",
     "SensitivityReport",
     "Step",
+    "TargetRanking",
+    "Targets",
     "TrainingSample",
     "WeightsOfEvidence",  # weights of evidence (issue 10)
     "background_cells",
@@ -170,6 +173,7 @@ __all__ = [
     "shipped_recipes",
     "stack_layers",
     "target_drivers",
+    "targets",
     "top_layers",
     "training_sample",
     "tree_contributions",
