@@ -154,6 +154,8 @@ _EN = {
     "lang_switch": "日本語",
     "file": "File",
     "size": "Size",
+    "notes": "Notes",
+    "proposer": "Proposed by",
     # -- end of web maps and portal block --
     # -- run and demo (geosurvey.runner.run, geosurvey.demo; issue 8) --
     "run_stage": "[{i}/{n}] {name}",
@@ -368,6 +370,8 @@ _JA = {
     "lang_switch": "English",
     "file": "ファイル",
     "size": "サイズ",
+    "notes": "備考",
+    "proposer": "提案者",
     # -- end of web maps and portal block --
     # -- run and demo (geosurvey.runner.run, geosurvey.demo; issue 8) --
     "run_stage": "[{i}/{n}] {name}",
