@@ -160,3 +160,26 @@ def test_recipes_for_refuses_an_area_no_recipe_serves():
         recipes_for(SimpleNamespace(id="blank", deposit_models=()))
     both = SimpleNamespace(id="zn-belt", deposit_models=("sediment-hosted-zn-pb", "flake-graphite"))
     assert [r.id for r, _ in recipes_for(both)] == ["zn-pb-clastic-dominated", "zn-pb-mvt"]
+
+
+def test_cli_recipe_list_and_show(capsys):
+    from geosurvey.cli import main
+
+    assert main(["recipe", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["recipe", "deposit", "models"]
+    listed = {line.split()[0] for line in out[1:]}
+    assert set(SYSTEMS) <= listed
+    assert main(["recipe", "list", "--lang", "ja"]) == 0
+    assert "イオン吸着型希土類鉱床システム（華南型）" in capsys.readouterr().out
+    assert main(["recipe", "show", "lct-pegmatite-li"]) == 0
+    out = capsys.readouterr().out
+    assert "li_stream [units: 1]" in out and "geochem_anomaly(column='Li_ppm'" in out
+    assert "Mappable criteria:" in out and "source: granite_distance" in out
+    assert "Bradley, D. C., McCauley, A. D., & Stillings, L. M. (2017)" in out
+    assert "earth-search/sentinel-2-l2a" in out  # where the SWIR bands come from
+    assert main(["recipe", "show", "porphyry-cu-mo", "--lang", "ja"]) == 0
+    out = capsys.readouterr().out
+    assert "証拠レイヤー:" in out and "斑岩銅モリブデン鉱床" in out and "文献:" in out
+    assert main(["recipe", "show", "no-such-recipe"]) == 1
+    assert "no recipe named 'no-such-recipe'" in capsys.readouterr().err

@@ -102,6 +102,7 @@ _GROUPS = {
     "aoi": "geosurvey.cli.aoi",
     "catalog": "geosurvey.cli.catalog",
     "evidence": "geosurvey.cli.evidence",
+    "recipe": "geosurvey.cli.recipe",
 }
 _COMMANDS = ("geosurvey.cli.demo", "geosurvey.cli.run", "geosurvey.cli.batch")
 
