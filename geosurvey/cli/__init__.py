@@ -104,7 +104,7 @@ _GROUPS = {
     "evidence": "geosurvey.cli.evidence",
     "recipe": "geosurvey.cli.recipe",
 }
-_COMMANDS = ("geosurvey.cli.demo", "geosurvey.cli.run", "geosurvey.cli.batch")
+_COMMANDS = ("geosurvey.cli.demo", "geosurvey.cli.run", "geosurvey.cli.batch", "geosurvey.cli.map")
 
 for _name, _module in _GROUPS.items():
     app.add_typer(importlib.import_module(_module).app, name=_name)
@@ -162,6 +162,9 @@ def _interrupts() -> Iterator[list[int]]:
 def _bad_parameter(exc: typer.BadParameter) -> str:
     """One line for a bad option value: ``--lang: 'fr' is not one of 'en', 'ja'; see ...``."""
     param, ctx = exc.param, exc.ctx
+    see = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+    if not exc.message:  # a missing option or argument (click's MissingParameter)
+        return f"geosurvey: error: {printable(exc.format_message()).rstrip('.')}{see}"
     where = ""
     if param is not None:
         opts = list(getattr(param, "opts", None) or [])
@@ -170,7 +173,6 @@ def _bad_parameter(exc: typer.BadParameter) -> str:
             long = [str(param.metavar or param.name).upper()]
         where = (long or opts or [str(param.name)])[0] + ": "
     message = exc.message.removeprefix("Value error, ").rstrip(".")
-    see = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
     return f"geosurvey: error: {where}{printable(message)}{see}"
 
 

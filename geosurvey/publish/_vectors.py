@@ -218,6 +218,8 @@ def _survey_area_popup(row: Mapping[str, Any], lang: Language) -> dict[str, str]
         (text["deposit_models"], listed(row.get("deposit_models"))),
         (text["area_km2"], area_text),
         (text["pending_parties"], listed(row.get("pending_parties"))),
+        (text["proposer"], _as_text(row.get("proposer"))),
+        (text["notes"], _as_text(row.get("notes"))),
     ]
     approvals = _parse_approvals(row.get("approvals"), area_id)
     if approvals:

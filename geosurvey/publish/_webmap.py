@@ -379,6 +379,7 @@ def web_map(
     raster_mode: RasterMode = "auto",
     max_embedded_bytes: int = MAX_EMBEDDED_BYTES,
     cluster_points: int = 200,
+    score_title: str | None = None,
 ) -> folium.Map:
     """An interactive map of a prospectivity score that works offline, in English or Japanese.
 
@@ -469,6 +470,10 @@ def web_map(
         Most bytes of PNG imagery embedded in the page in ``"auto"`` mode.
     cluster_points
         Occurrence layers with more points than this are clustered on screen.
+    score_title
+        The first raster's name in the layer control and legend when it is not a prospectivity
+        score (e.g. ``"Magnetic anomaly"``); default ``TEXT[lang]["score"]`` with the hint
+        "higher is more prospective".
 
     Returns
     -------
@@ -532,7 +537,7 @@ def web_map(
     titles = dict(titles or {})
     # 1. check every input before computing anything
     rasters = [
-        _RasterSpec("score", text["score"], _check_grid(score, "score"),
+        _RasterSpec("score", score_title or text["score"], _check_grid(score, "score"),
                     _check_cmap(cmap, "cmap"), vmin, vmax, "gs-score", True)
     ]  # fmt: skip
     if uncertainty is not None:
@@ -602,7 +607,7 @@ def web_map(
             notes = _downsample_note(raster, max_pixels, text)
         layer.add_to(m)
         swipe.append((spec.label, layer, pane))
-        hint = [text["score_hint"]] if k == 0 else []
+        hint = [text["score_hint"]] if k == 0 and score_title is None else []
         legends.append(
             LegendEntry(
                 _legend_html(
