@@ -116,6 +116,9 @@ def test_fold_scores_equal_scikit_learn_auc_on_held_out_occurrences():
         counts.append(pos.size)
         held += [np.mean(grid_score >= p) for p in pos]
     assert result.roc_auc == pytest.approx(np.average(aucs, weights=counts), abs=1e-9)
+    assert result.auc_terms.mean() == pytest.approx(result.roc_auc, abs=1e-12)
+    lo, hi = result.roc_auc_ci
+    assert lo < result.roc_auc < hi and hi - lo < 0.2
     assert [f.roc_auc for f in result.folds if f.roc_auc is not None] == pytest.approx(aucs, abs=1e-9)
     # prediction-rate curve from held-out predictions: area above each held-out occurrence
     np.testing.assert_allclose(result.held_out_area, np.sort(held), atol=1e-12)

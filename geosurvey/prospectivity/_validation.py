@@ -179,6 +179,13 @@ class CVResult:
     importance
         Layer → (mean, standard deviation over folds) of the permutation importance (drop in
         held-out ROC AUC), or empty when not asked for.
+    auc_terms
+        Each held-out occurrence's ROC AUC against the whole area in its own fold's map (their
+        mean is :attr:`roc_auc`).
+    roc_auc_ci
+        Bootstrap percentile interval of :attr:`roc_auc` (held-out occurrences resampled).
+    confidence
+        Its level.
     """
 
     spec: CVSpec
@@ -187,6 +194,9 @@ class CVResult:
     capture: dict[float, float]
     held_out_area: np.ndarray = field(repr=False)
     importance: dict[str, tuple[float, float]] = field(default_factory=dict)
+    auc_terms: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
+    roc_auc_ci: tuple[float, float] = (float("nan"), float("nan"))
+    confidence: float = 0.95
 
     @property
     def n_held_out(self) -> int:
@@ -210,6 +220,8 @@ class CVResult:
             "seed": self.spec.seed,
             "n_held_out": self.n_held_out,
             "roc_auc": round(self.roc_auc, 6),
+            "roc_auc_ci": [None if not np.isfinite(v) else round(float(v), 6) for v in self.roc_auc_ci],
+            "confidence": self.confidence,
             "capture": {f"top_{round(f * 100):d}pct": round(v, 6) for f, v in self.capture.items()},
             "prediction_rate_curve": {
                 "area_fraction": [round(float(v), 6) for v in area],
@@ -258,6 +270,25 @@ def pooled_scores(
     return auc, capture, held
 
 
+def bootstrap_interval(
+    terms: np.ndarray, *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``terms`` (Efron & Tibshirani 1993).
+
+    The same interval :func:`geosurvey.evaluation.evaluate` gives (occurrences resampled with
+    replacement, the area fixed), applied to held-out occurrences pooled over folds; NaN with
+    fewer than 2 terms.
+    """
+    terms = np.asarray(terms, dtype=float)
+    if n_boot == 0 or terms.size < 2:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = terms[rng.integers(0, terms.size, size=(n_boot, terms.size))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
 def cross_validate(
     model: RasterClassifier,
     stack: xr.DataArray,
@@ -268,6 +299,8 @@ def cross_validate(
     fractions: Sequence[float] = (0.05, 0.1, 0.2),
     importance: bool = False,
     n_repeats: int = 5,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
 ) -> CVResult:
     """Fit ``model`` on each fold's training cells and score its held-out occurrences on the whole grid.
 
@@ -291,6 +324,8 @@ def cross_validate(
         occurrences and background in the fold).
     n_repeats
         Permutations per layer and fold.
+    bootstrap, confidence
+        Resamples and level of the pooled AUC's bootstrap interval (0: none).
 
     Notes
     -----
@@ -303,6 +338,7 @@ def cross_validate(
     folds: list[FoldScore] = []
     areas, aucs, counts = [], [], []
     per_fold_importance: list[np.ndarray] = []
+    terms: list[float] = []
     for k, (train, test) in enumerate(cv_splits(sample, spec)):
         train_sample, test_sample = sample.subset(train), sample.subset(test)
         test_pos = test_sample.subset(test_sample.labels == 1)
@@ -319,13 +355,20 @@ def cross_validate(
         if len(test_pos) == 0:
             folds.append(FoldScore(k, train_sample.n_positive, train_sample.n_background, 0, None, None))
             continue
-        score = fitted.predict_raster(stack)
+        score = fitted.predict_raster(stack).compute()  # once per fold: ranked against every cell
+        points = cell_points(stack, test_pos)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # held-out occurrences on missing evidence
             try:
-                result = evaluate(score, cell_points(stack, test_pos), fractions=fractions)
+                result = evaluate(score, points, fractions=fractions, bootstrap=0)
             except InputError:
                 result = None
+            if result is not None:  # each held-out occurrence's own AUC term, same definition
+                for i in range(len(points)):
+                    try:
+                        terms.append(evaluate(score, points.iloc[[i]], bootstrap=0).roc_auc)
+                    except InputError:
+                        pass
         if result is None:
             folds.append(FoldScore(k, train_sample.n_positive, train_sample.n_background,
                                    len(test_pos), None, None))
@@ -351,7 +394,10 @@ def cross_validate(
             for i, name in enumerate(layers)
         }
     return CVResult(spec=spec, folds=tuple(folds), roc_auc=auc, capture=capture,
-                    held_out_area=held, importance=imp_summary)
+                    held_out_area=held, importance=imp_summary, auc_terms=np.asarray(terms),
+                    roc_auc_ci=bootstrap_interval(np.asarray(terms), n_boot=bootstrap,
+                                                  confidence=confidence, seed=spec.seed),
+                    confidence=confidence)
 
 
 @dataclass(frozen=True)
@@ -453,7 +499,7 @@ def negative_sampling_sensitivity(
                 warnings.simplefilter("ignore", UserWarning)
                 fitted.fit(values[index], sample.labels, sample_weight=sample.weight)
                 fitted.layers_ = tuple(str(v) for v in stack["layer"].values)
-                ev = evaluate(fitted.predict_raster(stack), points, fractions=fractions)
+                ev = evaluate(fitted.predict_raster(stack), points, fractions=fractions, bootstrap=0)
             auc, cap = ev.roc_auc, ev.capture
         aucs.append(auc)
         for f in captures:
