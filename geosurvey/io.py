@@ -31,6 +31,7 @@ __all__ = [
     "output_folder",
     "overview_resampling_for",
     "read_raster",
+    "truncated_tiff",
     "write_cog",
 ]
 
@@ -105,11 +106,16 @@ def output_folder(path: str | Path, *, overwrite: bool = False) -> Iterator[Path
     Raises
     ------
     OutputError
-        If the parent folder is missing or not writable, or ``path`` exists and ``overwrite`` is
-        false.
+        If the parent folder is missing or not writable, ``path`` exists and ``overwrite`` is
+        false, or ``path`` is a file (never replaced by a folder, even with ``overwrite``).
     """
     path = Path(path).absolute()
     _check_parent_writable(path)
+    if path.exists() and not path.is_dir():  # never replace a file (an input?) with a folder
+        raise OutputError(
+            f"output folder {path} is an existing file, not a folder; choose another name "
+            "(overwriting replaces folders only)"
+        )
     if path.exists() and not overwrite:
         raise OutputError(f"output folder {path} already exists; remove it or pass --overwrite")
     try:
@@ -162,8 +168,12 @@ def read_raster(
         chunks = {"band": 1, "y": chunks, "x": chunks}
     try:
         da = rioxarray.open_rasterio(path, masked=True, chunks=chunks)
+        truncated = truncated_tiff(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"cannot read raster {path}: {exc}; is it a valid GeoTIFF?") from exc
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot read raster {path}: {reason}; is it a valid GeoTIFF?") from None
+    if truncated:
+        raise InputError(f"raster {path} is truncated ({truncated}); copy or download it again")
     if band is not None:
         if band not in da["band"].values:
             raise InputError(f"raster {path} has no band {band} (it has {da.sizes['band']})")
@@ -194,6 +204,41 @@ def has_valid_pixels(path: str | Path, *, band: int = 1) -> bool:
             if valid.any():
                 return True
     return False
+
+
+def truncated_tiff(path: str | Path) -> str | None:
+    """Why a (Geo)TIFF is cut short, or ``None`` when every block lies inside the file.
+
+    A truncated GeoTIFF opens (its header is at the start) and fails only when a missing block is
+    read, deep inside a computation. This check reads no pixels: it compares each block's offset
+    and size in the TIFF directory (GDAL's ``TIFF`` metadata domain: ``BLOCK_OFFSET_x_y``,
+    ``BLOCK_SIZE_x_y``) of every band and overview with the file's size. Other formats answer
+    ``None``.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with rasterio.open(path) as src:
+        if src.driver not in ("GTiff", "COG"):
+            return None
+        for bidx in src.indexes:
+            for ovr in [None, *range(len(src.overviews(bidx)))]:
+                by = 0
+                while True:  # blocks row by row until the directory has no such block
+                    bx = 0
+                    while True:
+                        offset = src.get_tag_item(f"BLOCK_OFFSET_{bx}_{by}", "TIFF", bidx=bidx, ovr=ovr)
+                        nbytes = src.get_tag_item(f"BLOCK_SIZE_{bx}_{by}", "TIFF", bidx=bidx, ovr=ovr)
+                        if offset is None or nbytes is None:
+                            break
+                        if int(offset) + int(nbytes) > size:
+                            what = f"overview {ovr + 1}" if ovr is not None else "the full-resolution image"
+                            return (f"block ({bx}, {by}) of band {bidx} ({what}) ends at byte "
+                                    f"{int(offset) + int(nbytes)} but the file has {size} bytes")
+                        bx += 1
+                    if bx == 0:
+                        break
+                    by += 1
+    return None
 
 
 #: Attributes written as GeoTIFF tags (``attribution`` also as the TIFF Copyright tag).

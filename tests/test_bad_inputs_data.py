@@ -154,3 +154,151 @@ def test_missing_units_warn_and_units_option(files, tmp_path, capsys):
         assert "warning" not in capsys.readouterr().err
     with rasterio.open(tmp_path / "vertical-derivative.tif") as f:
         assert f.tags()["units"] == "nT/m"
+
+
+# ---------------------------------------------------------------------------------------------
+# catalogues: static catalogues written by hand (so each can hold exactly one fault)
+# ---------------------------------------------------------------------------------------------
+
+
+def item_doc(item_id: str, box=(24.0, 67.0, 24.5, 67.5), when="2020-06-01T00:00:00Z", **extra) -> dict:
+    w, s, e, n = box
+    doc = {
+        "type": "Feature", "stac_version": "1.1.0", "id": item_id,
+        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        "bbox": [w, s, e, n], "properties": {"datetime": when}, "links": [], "assets": {},
+    }
+    doc.update(extra)
+    return doc
+
+
+def static_catalog(folder: Path, items: dict[str, dict | str | bytes]) -> Path:
+    """catalog.json linking one file per item; a value that is text or bytes is written as is."""
+    folder.mkdir(parents=True, exist_ok=True)
+    links = [{"rel": "root", "href": "./catalog.json", "type": "application/json"}]
+    for name, doc in items.items():
+        path = folder / f"{name}.json"
+        if isinstance(doc, bytes):
+            path.write_bytes(doc)
+        else:
+            path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
+        links.append({"rel": "item", "href": f"./{name}.json", "type": "application/geo+json"})
+    catalog = {"type": "Catalog", "stac_version": "1.1.0", "id": "test", "description": "test", "links": links}
+    (folder / "catalog.json").write_text(json.dumps(catalog))
+    return folder / "catalog.json"
+
+
+@pytest.fixture()
+def catalogs(tmp_path):
+    good = item_doc("good")
+    out = {"good": static_catalog(tmp_path / "good", {"good": good})}
+    out["truncated item"] = static_catalog(tmp_path / "trunc", {"a": json.dumps(good)[:80]})
+    out["unparsable datetime"] = static_catalog(tmp_path / "date", {"a": item_doc("a", when="yesterday")})
+    two_point = item_doc("a")
+    two_point["geometry"]["coordinates"] = [[[24, 67], [25, 68]]]
+    out["2-point ring"] = static_catalog(tmp_path / "ring", {"a": two_point})
+    no_coordinates = item_doc("a")
+    del no_coordinates["geometry"]["coordinates"]
+    out["malformed feature"] = static_catalog(tmp_path / "feature", {"a": no_coordinates})
+    out["JSON array item"] = static_catalog(tmp_path / "array", {"a": "[1, 2]"})
+    out["non-UTF-8 item"] = static_catalog(tmp_path / "latin1", {"a": json.dumps(good).replace(
+        '"good"', '"g\u00e9"').encode("latin-1")})
+    no_assets = item_doc("a")
+    del no_assets["assets"]
+    out["item without assets"] = static_catalog(tmp_path / "assets", {"a": no_assets})
+    out["missing item file"] = static_catalog(tmp_path / "missing", {"a": good})
+    (tmp_path / "missing" / "a.json").unlink()
+    return out
+
+
+SEARCH_CASES = [
+    ("truncated item", [], "is not readable STAC JSON"),
+    ("unparsable datetime", [], "a.json"),
+    ("2-point ring", ["--bbox", "20,60,30,70"], "item 'a'"),
+    ("malformed feature", ["--bbox", "20,60,30,70"], "item 'a'"),
+    ("JSON array item", [], "a.json"),
+    ("non-UTF-8 item", [], "a.json"),
+    ("missing item file", [], "links to a missing file"),
+    ("good", ["--datetime", "not-a-date"], "datetime 'not-a-date' is not a date or range"),
+    ("good", ["--datetime", "2020-02-30"], "is not a date or range"),
+    ("good", ["--datetime", "2021-01-01/2020-01-01"], "ends before it starts"),
+    ("good", ["--filter", "eo:cloud_cover < "], "CQL2 filter 'eo:cloud_cover < ' is not valid (at 1:"),
+    ("good", ["--filter", "platform = 'x"], "CQL2 filter"),
+    ("good", ["--bbox", "24,68,25,67"], "did you swap south and north"),
+    ("good", ["--bbox", "24,67,25"], "--bbox must be W,S,E,N"),
+    ("good", ["--bbox", "24,67,200,68"], "within -180..180"),
+    ("good", ["--bbox", "24,-95,25,68"], "within -90..90"),
+    ("good", ["--bbox", "24,67,25," + "9" * 400], "not a finite number"),
+    ("good", ["--out", "{cat}"], "exists"),
+]
+
+
+@pytest.mark.parametrize(("which", "args", "words"), SEARCH_CASES,
+                         ids=[f"{c[0]}: {' '.join(c[1]) or 'search'}"[:60] for c in SEARCH_CASES])
+def test_search_refusals(catalogs, capsys, which, args, words):
+    cat = catalogs[which]
+    before = tree(cat.parent)
+    code = main(["catalog", "search", str(cat), *(a.format(cat=cat) for a in args)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1, err
+    assert err.startswith("geosurvey: error:") and "\n" not in err and "Traceback" not in err
+    assert words in err
+    assert tree(cat.parent) == before
+
+
+VALIDATE_CASES = [
+    ("truncated item", "is not valid JSON"),
+    ("JSON array item", "holds a JSON list, not a STAC object"),
+    ("non-UTF-8 item", "is not UTF-8 text"),
+    ("missing item file", "does not exist"),
+    ("item without assets", "'assets' is a required property"),
+]
+
+
+@pytest.mark.parametrize(("which", "words"), VALIDATE_CASES, ids=[c[0] for c in VALIDATE_CASES])
+def test_validate_checks_the_files_as_written(catalogs, capsys, which, words):
+    assert main(["catalog", "validate", str(catalogs[which])]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("geosurvey: error:") and "\n" not in err and words in err
+    assert main(["catalog", "validate", str(catalogs["good"])]) == 0
+
+
+def test_validate_a_truncated_catalog_file(tmp_path, capsys):
+    (tmp_path / "catalog.json").write_text('{"type": "Catalog", "id": ')
+    assert main(["catalog", "validate", str(tmp_path / "catalog.json")]) == 1
+    assert "is not valid JSON" in capsys.readouterr().err
+    (tmp_path / "catalog.json").write_text("[" * 100_000)
+    assert main(["catalog", "validate", str(tmp_path / "catalog.json")]) == 1
+    assert "geosurvey: error:" in capsys.readouterr().err
+
+
+def test_bbox_west_of_east_crosses_the_antimeridian(tmp_path, capsys):
+    cat = static_catalog(tmp_path / "c", {
+        "fiji": item_doc("fiji", box=(179.2, -18.0, 179.8, -17.0)),
+        "samoa": item_doc("samoa", box=(-172.5, -14.0, -171.5, -13.5)),
+        "greenwich": item_doc("greenwich", box=(-0.5, -17.5, 0.5, -16.5)),
+    })
+    from geosurvey.catalogs import search
+
+    # 170°E..-170°W is a 20° box across 180°: Fiji in, Samoa (-172°) in, Greenwich (0°) out
+    assert sorted(i.id for i in search(cat, bbox=(170, -20, -170, -10))) == ["fiji", "samoa"]
+    # the same numbers the other way round: the 340° box that does not cross 180° (Samoa is at -172°)
+    assert sorted(i.id for i in search(cat, bbox=(-170, -20, 170, -10))) == ["greenwich"]
+
+
+def test_search_prints_ids_without_control_characters(tmp_path, capsys):
+    hostile = "x\x1b[2J\x1b]0;pwned\x07\u202eevil"
+    cat = static_catalog(tmp_path / "c", {"a": item_doc(hostile, collection="c\x1b[31m")})
+    assert main(["catalog", "search", str(cat)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "x\\x1b[2J" in out and "\\u202eevil" in out
+
+
+def test_search_out_overwrite(catalogs, tmp_path, capsys):
+    out = tmp_path / "found.json"
+    assert main(["catalog", "search", str(catalogs["good"]), "--out", str(out)]) == 0
+    assert main(["catalog", "search", str(catalogs["good"]), "--out", str(out)]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main(["catalog", "search", str(catalogs["good"]), "--out", str(out), "--overwrite"]) == 0
+    assert json.loads(out.read_text())["features"][0]["id"] == "good"

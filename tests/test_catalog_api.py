@@ -282,8 +282,13 @@ def test_publish_refusals(stac_api, gtk_catalog):
     path, _ = gtk_catalog
     with pytest.raises(CatalogUnreachableError, match=r"127\.0\.0\.1"):
         publish(path, f"http://127.0.0.1:{free_port()}", retries=0)
-    with pytest.raises(CatalogError, match=r"refused|Transactions"):
+    with pytest.raises(CatalogError, match=r"no-such-prefix/ answered HTTP 404; give the root URL of a STAC API"):
         publish(path, stac_api.urls["partner"] + "/no-such-prefix", retries=0)
+    # the mirrors' landing pages declare Transactions (ENABLE_TRANSACTIONS_EXTENSIONS=true)
+    import requests
+
+    landing = requests.get(stac_api.urls["partner"] + "/", timeout=10).json()
+    assert any("/extensions/transaction" in c for c in landing["conformsTo"])
 
 
 # ---------------------------------------------------------------------------------------------

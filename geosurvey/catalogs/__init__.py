@@ -13,7 +13,13 @@ Definitions of sources live in ``catalogs/*.toml`` (:func:`get_source`, :func:`l
 """
 
 from geosurvey.catalogs._bands import EO_COMMON_NAMES, BandInfo, resolve_band_map
-from geosurvey.catalogs._ingest import create_item, ingest, raster_statistics, write_catalog
+from geosurvey.catalogs._ingest import (
+    check_stac_id,
+    create_item,
+    ingest,
+    raster_statistics,
+    write_catalog,
+)
 from geosurvey.catalogs._load import load
 from geosurvey.catalogs._publish import publish
 from geosurvey.catalogs._search import open_source, save_items, search
@@ -26,7 +32,11 @@ from geosurvey.catalogs._sources import (
     list_sources,
     parse_source,
 )
-from geosurvey.catalogs._validate import OFFLINE_EXTENSION_SCHEMAS, validate_stac
+from geosurvey.catalogs._validate import (
+    OFFLINE_EXTENSION_SCHEMAS,
+    validate_stac,
+    validate_stac_file,
+)
 
 __all__ = [
     "EO_COMMON_NAMES",
@@ -36,6 +46,7 @@ __all__ = [
     "CollectionSpec",
     "MaskRule",
     "catalog_dir",
+    "check_stac_id",
     "create_item",
     "get_source",
     "ingest",
@@ -49,5 +60,6 @@ __all__ = [
     "save_items",
     "search",
     "validate_stac",
+    "validate_stac_file",
     "write_catalog",
 ]

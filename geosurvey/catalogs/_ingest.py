@@ -39,9 +39,28 @@ from geosurvey.catalogs._bands import EO_COMMON_NAMES, BandInfo
 from geosurvey.catalogs._validate import validate_stac
 from geosurvey.errors import AssetError, InputError, MissingInputError, OutputError
 
-__all__ = ["create_item", "ingest", "raster_statistics", "write_catalog"]
+__all__ = ["check_stac_id", "create_item", "ingest", "raster_statistics", "write_catalog"]
 
 _COG = pystac.MediaType.COG
+
+# Matched with re.fullmatch ("$" would let "abc\n" through): ids become folder and file names.
+_STAC_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?")
+
+
+def check_stac_id(value: object, *, what: str) -> str:
+    """Return ``value`` if it can name a collection or item folder, else raise :class:`InputError`.
+
+    Collection and item ids become folder and file names when a catalogue is written, so, like
+    area ids, they are checked with a full match: 1–128 letters, digits, ``_``, ``-`` and ``.``,
+    starting and ending with a letter or digit — no ``/``, ``\\``, ``..`` component, space,
+    control character or absolute path. ``what`` names the id (``"collection id"``).
+    """
+    if not isinstance(value, str) or _STAC_ID.fullmatch(value) is None:
+        raise InputError(
+            f"{what} {value!r} cannot name a folder; use 1–128 letters, digits, '_', '-' and '.', "
+            "starting and ending with a letter or digit (no '/', spaces or '..'), e.g. 'gtk-lapland-grids'"
+        )
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,6 +328,7 @@ def write_catalog(
     description: str,
     title: str | None = None,
     license: str = "other",
+    providers: Iterable[pystac.Provider] = (),
     overwrite: bool = False,
 ) -> Path:
     """Write items as a self-contained static STAC catalogue, validated before it is written.
@@ -329,6 +349,8 @@ def write_catalog(
         The root catalogue's metadata.
     license
         The collections' licence (an SPDX id such as ``"CC-BY-4.0"``, or ``"other"``).
+    providers
+        The collections' providers (who produced and licenses the data: the attribution).
     overwrite
         Replace an existing ``catalog.json`` in ``out_dir``.
 
@@ -340,7 +362,8 @@ def write_catalog(
     Raises
     ------
     InputError
-        No items, duplicate ids, an asset that is not a local file.
+        No items, duplicate ids, an id that cannot name a folder (:func:`check_stac_id`), an asset
+        that is not a local file.
     CatalogError
         An object is not valid against the STAC schemas (see :func:`validate_stac`); nothing is
         written.
@@ -351,6 +374,11 @@ def write_catalog(
     items = [item.clone() for item in items]
     if not items:
         raise InputError(f"no items to write to {out_dir}; search or create items first")
+    for item in items:
+        check_stac_id(item.id, what="item id")
+        if item.collection_id is not None:
+            check_stac_id(item.collection_id, what=f"collection id of item {item.id!r}")
+    providers = list(providers)
     ids = [item.id for item in items]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -371,7 +399,8 @@ def write_catalog(
             continue
         extent = pystac.Extent.from_items(members)
         coll = pystac.Collection(
-            id=cid, description=f"{cid} ({len(members)} items)", extent=extent, license=license
+            id=cid, description=f"{cid} ({len(members)} items)", extent=extent, license=license,
+            providers=[pystac.Provider.from_dict(p.to_dict()) for p in providers] or None,
         )
         for item in members:
             coll.add_item(item)
@@ -428,6 +457,40 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "band"
 
 
+def _same_or_inside(inner: Path, outer: Path) -> bool:
+    """Whether ``inner`` is ``outer`` or lies inside it (both resolved)."""
+    try:
+        inner.resolve().relative_to(outer.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _file_bands(path: Path, info: BandInfo | None) -> list[tuple[int, BandInfo]]:
+    """The bands of one file as ``(1-based band index, BandInfo)``: every band of a multi-band file.
+
+    A one-band file is named by ``info`` (or its stem); band ``i`` of an ``n``-band file is
+    ``<name>_b<i>``, described by GDAL's band description when the file has one.
+    """
+    base = info or BandInfo(_slug(path.stem))
+    try:
+        with rasterio.open(path) as src:
+            count, descriptions = src.count, src.descriptions
+    except rasterio.errors.RasterioIOError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AssetError(f"cannot read {path} ({reason}); is it a valid GeoTIFF/NetCDF grid?") from None
+    if count == 1:
+        return [(1, base)]
+    out = []
+    for i in range(1, count + 1):
+        text = descriptions[i - 1] or f"band {i}"
+        out.append((i, BandInfo(
+            f"{base.common_name}_b{i}", units=base.units,
+            description=f"{base.description or path.stem}: {text}",
+        )))
+    return out
+
+
 def ingest(
     folder: str | Path,
     out_dir: str | Path,
@@ -438,26 +501,30 @@ def ingest(
     catalog_id: str | None = None,
     description: str | None = None,
     license: str = "other",
+    attribution: str = "",
     compress: Literal["deflate", "zstd"] = "deflate",
     one_item: bool = True,
     overwrite: bool = False,
 ) -> Path:
     """Turn a folder of local grids (GeoTIFF, NetCDF) into COGs + STAC items + a static catalogue.
 
-    Each raster becomes a COG (tiled 256 × 256, overviews, ``compress``; float data keep NaN as
-    nodata) named after its band; band names are the file stems in lower case (``rad_K_pct.tif``
-    → ``rad_k_pct``) unless ``bands`` maps a file stem to a :class:`BandInfo`. The whole output
-    folder is built aside and renamed into place only when everything succeeded.
+    Each band of each raster becomes a COG (tiled 256 × 256, overviews averaged, ``compress``;
+    float data keep NaN as nodata) named after its band; band names are the file stems in lower
+    case (``rad_K_pct.tif`` → ``rad_k_pct``) unless ``bands`` maps a file stem to a
+    :class:`BandInfo`. Band ``i`` of a multi-band file is ``<name>_b<i>`` (nothing is dropped).
+    The attribution reaches every COG (``attribution`` tag and TIFF Copyright) and the collection
+    (``providers``). The whole output folder is built aside and renamed into place only when
+    everything succeeded.
 
     Parameters
     ----------
     folder
-        A folder of rasters (``.tif``, ``.tiff``, ``.nc``, ``.vrt``, ``.img``), one band each
+        A folder of rasters (``.tif``, ``.tiff``, ``.nc``, ``.vrt``, ``.img``)
         (NetCDF: its first variable GDAL lists).
     out_dir
-        The catalogue folder to create.
+        The catalogue folder to create; it may not be ``folder`` or hold it.
     collection
-        The collection id of the items.
+        The collection id of the items (checked by :func:`check_stac_id`: it names a folder).
     datetime
         The survey time (naive: UTC).
     bands
@@ -466,6 +533,9 @@ def ingest(
         Catalogue metadata (default: from ``collection``).
     license
         Licence of the collection (SPDX id, e.g. ``"CC-BY-4.0"``).
+    attribution
+        Who the data come from and on what terms (e.g. a definition's ``attribution``,
+        ``"Geological Survey of Finland (GTK), CC BY 4.0"``).
     compress
         COG compression.
     one_item
@@ -478,31 +548,71 @@ def ingest(
     -------
     pathlib.Path
         The path of ``catalog.json``.
-    """
-    from geosurvey.io import output_folder, read_raster, write_cog
 
+    Raises
+    ------
+    InputError
+        A bad collection id, an output folder that is or holds the input folder, two files giving
+        one band name, a raster with no valid pixel.
+    AssetError
+        A raster GDAL cannot read (corrupt or truncated).
+    OutputError
+        ``out_dir`` exists (unless ``overwrite``) or cannot be written.
+    """
+    from geosurvey.io import has_valid_pixels, output_folder, read_raster, write_cog
+
+    check_stac_id(collection, what="collection id")
     folder = Path(folder)
     if not folder.is_dir():
         raise MissingInputError(f"folder {folder} does not exist; give a folder of GeoTIFF/NetCDF grids")
+    out_dir = Path(out_dir).absolute()
+    if _same_or_inside(folder, out_dir):
+        raise InputError(
+            f"output folder {out_dir} is or holds the input folder {folder}; writing it would replace "
+            "the inputs: choose another output folder"
+        )
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _RASTER_SUFFIXES and p.is_file())
     if not files:
         raise InputError(f"folder {folder} holds no rasters ({', '.join(sorted(_RASTER_SUFFIXES))})")
     bands = dict(bands or {})
-    out_dir = Path(out_dir).absolute()
+    plan: list[tuple[Path, int, BandInfo]] = []
+    for path in files:
+        for index, info in _file_bands(path, bands.get(path.stem)):
+            if any(info.common_name == other.common_name for _, _, other in plan):
+                raise InputError(f"two files in {folder} give band {info.common_name!r}; rename one")
+            plan.append((path, index, info))
+    providers = (
+        [pystac.Provider(name=attribution, roles=[pystac.ProviderRole.PRODUCER, pystac.ProviderRole.LICENSOR])]
+        if attribution else []
+    )
     with output_folder(out_dir, overwrite=overwrite) as tmp:
         cog_dir = tmp / collection / "cogs"
         cog_dir.mkdir(parents=True)
         written: dict[str, Path] = {}
         infos: dict[str, BandInfo] = {}
-        for path in files:
-            info = bands.get(path.stem) or BandInfo(_slug(path.stem))
-            if info.common_name in written:
-                raise InputError(f"two files in {folder} give band {info.common_name!r}; rename one")
-            da = read_raster(path, chunks={"x": 1024, "y": 1024})
+        for path, index, info in plan:
+            da = read_raster(path, chunks={"x": 1024, "y": 1024}, band=index)
             if info.units and not da.attrs.get("units"):
                 da.attrs["units"] = info.units
+            if attribution:
+                da.attrs["attribution"] = attribution
+            if license != "other":
+                da.attrs["license"] = license
             target = cog_dir / f"{info.common_name}.tif"
-            write_cog(da, target, compress=compress)
+            try:
+                write_cog(da, target, compress=compress)
+            except rasterio.errors.RasterioError as exc:
+                cause = exc.__cause__ or exc.__context__
+                reason = str(cause if "previous exception" in str(exc) and cause is not None else exc)
+                reason = reason.splitlines()[0] if reason else type(exc).__name__
+                raise AssetError(
+                    f"cannot read {path} ({reason}); is it a complete GeoTIFF/NetCDF grid? Nothing was written"
+                ) from None
+            if not has_valid_pixels(target):
+                raise InputError(
+                    f"{path}" + (f" band {index}" if index > 1 or len(plan) > len(files) else "")
+                    + " holds no valid pixel (all nodata or NaN); remove it from the folder"
+                )
             written[info.common_name] = target
             infos[info.common_name] = info
         if one_item:
@@ -523,6 +633,7 @@ def ingest(
             catalog_id=catalog_id or collection,
             description=description or f"{collection}: grids ingested from {folder.name}",
             license=license,
+            providers=providers,
             overwrite=True,
         )
     return out_dir / catalog_path.name

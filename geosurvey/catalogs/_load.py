@@ -26,6 +26,7 @@ from pystac.extensions.raster import RasterExtension
 
 from geosurvey.catalogs._sources import CatalogSource, CollectionSpec, MaskRule, get_source
 from geosurvey.errors import AssetError, BandError, CatalogError, InputError
+from geosurvey.io import truncated_tiff
 from geosurvey.provenance import annotate
 
 __all__ = ["BandPlan", "LoadGroup", "LoadPlan", "load", "plan_load"]
@@ -259,7 +260,8 @@ def plan_load(
 
 
 def _check_local_assets(plan: LoadPlan) -> None:
-    """Open the header of every local asset (no pixels) so a missing or corrupt file is named now."""
+    """Open the header of every local asset (no pixels) so a missing, corrupt or truncated file is
+    named now, not as a rasterio error deep inside a computation."""
     for group in plan.groups:
         for item in group.items:
             for band in group.bands:
@@ -276,11 +278,18 @@ def _check_local_assets(plan: LoadPlan) -> None:
                 try:
                     with rasterio.open(path):
                         pass
-                except rasterio.errors.RasterioIOError as exc:
+                    truncated = truncated_tiff(path)
+                except rasterio.errors.RasterioError as exc:
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     raise AssetError(
                         f"item {item.id!r} asset {asset_key!r}: {path} is not a readable raster "
-                        f"({exc}); re-create the COG"
-                    ) from exc
+                        f"({reason}); re-create the COG"
+                    ) from None
+                if truncated:
+                    raise AssetError(
+                        f"item {item.id!r} asset {asset_key!r}: {path} is truncated ({truncated}); "
+                        "copy it again or re-create the COG"
+                    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,8 +349,10 @@ def load(
     groupby
         How items become time steps (odc-stac): ``"solar_day"``, ``"time"`` or ``"id"``.
     check_assets
-        ``"local"``: open the header of every local asset now (no pixels are read) so a missing or
-        corrupt file is reported naming its item and asset; ``"none"``: skip.
+        ``"local"``: open the header of every local asset now and check that its TIFF directory
+        points at no block past the end of the file (no pixels are read), so a missing, corrupt or
+        truncated file is reported as an :class:`~geosurvey.errors.AssetError` naming its item and
+        asset before anything is computed; ``"none"``: skip.
 
     Returns
     -------

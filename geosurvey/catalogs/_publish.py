@@ -12,7 +12,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from geosurvey.catalogs._search import NETWORK_ERRORS
-from geosurvey.catalogs._validate import validate_stac
+from geosurvey.catalogs._validate import validate_stac, validate_stac_file
 from geosurvey.errors import CatalogError, CatalogUnreachableError, InputError, MissingInputError
 
 __all__ = ["publish"]
@@ -52,7 +52,14 @@ def _collections(source: str | Path | pystac.Catalog) -> Iterator[pystac.Collect
             path = path / "catalog.json"
         if not path.is_file():
             raise MissingInputError(f"catalogue {path} does not exist; give the path of catalog.json")
-        source = pystac.read_file(str(path.absolute()))  # type: ignore[assignment]
+        try:
+            source = pystac.read_file(str(path.absolute()))  # type: ignore[assignment]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, pystac.STACError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CatalogError(
+                f"{path} is not a readable STAC catalogue ({reason}); "
+                "validate it with geosurvey.catalogs.validate_stac_file"
+            ) from None
     if isinstance(source, pystac.Collection):
         yield source
         return
@@ -89,6 +96,46 @@ def _raise_for(response: requests.Response, what: str) -> None:
     raise CatalogError(
         f"the STAC API refused {what} (HTTP {response.status_code}): {response.text[:500]}"
     )
+
+
+_TRANSACTIONS = ("/extensions/transaction", "ogcapi-features-4", "create-replace-delete")
+
+
+def _check_transactions(session: requests.Session, api: str, timeout_s: float) -> None:
+    """Refuse a URL that is not a STAC API landing page declaring the Transactions extension."""
+    url = f"{api}/"
+    try:
+        response = session.get(url, timeout=timeout_s, headers={"Accept": "application/json"})
+    except NETWORK_ERRORS as exc:
+        raise CatalogUnreachableError(
+            f"STAC API {api} cannot be reached ({type(exc).__name__}, after retries); "
+            "check the URL and that the server is running"
+        ) from None
+    if not response.ok:
+        raise CatalogError(f"GET {url} answered HTTP {response.status_code}; give the root URL of a STAC API")
+    try:
+        landing = response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise CatalogError(
+            f"{url} answered {kind}, not a STAC API landing page (JSON); give the root URL of a STAC API"
+        ) from None
+    if not isinstance(landing, dict) or not isinstance(landing.get("links"), list):
+        raise CatalogError(f"{url} answered JSON that is not a STAC API landing page (no links); check the URL")
+    conforms = landing.get("conformsTo")
+    if not isinstance(conforms, list):  # OGC API: the classes may only be at /conformance
+        try:
+            conformance = session.get(f"{api}/conformance", timeout=timeout_s).json()
+        except (ValueError, *NETWORK_ERRORS):
+            conformance = {}
+        conforms = conformance.get("conformsTo") if isinstance(conformance, dict) else None
+    if not isinstance(conforms, list):
+        raise CatalogError(f"{url} declares no conformance classes (conformsTo); it is not a STAC API")
+    if not any(isinstance(c, str) and any(t in c for t in _TRANSACTIONS) for c in conforms):
+        raise CatalogError(
+            f"STAC API {api} does not declare the Transactions extension in conformsTo, so it cannot "
+            "store collections and items; enable it (stac-fastapi: ENABLE_TRANSACTIONS_EXTENSIONS=true)"
+        )
 
 
 def publish(
@@ -131,13 +178,22 @@ def publish(
     CatalogUnreachableError
         The API cannot be reached.
     CatalogError
-        The API lacks Transactions, or refused an object (its reason is in the message).
+        The URL is not a STAC API (its landing page is not JSON with ``conformsTo``), the API does
+        not declare Transactions, or it refused an object (its reason is in the message).
     """
     api = api_url.rstrip("/")
+    if not api.startswith(("http://", "https://")):
+        raise InputError(f"STAC API URL {api_url!r} must start with http:// or https://")
     session = _session(retries)
-    counts = {"collections": 0, "items": 0}
-    for collection in _collections(source):
+    if isinstance(source, str | Path):  # the files as written, before pystac fills anything in
+        path = Path(source) / "catalog.json" if Path(source).is_dir() else Path(source)
+        validate_stac_file(path)
+    collections = list(_collections(source))
+    for collection in collections:
         validate_stac(collection)
+    _check_transactions(session, api, timeout_s)
+    counts = {"collections": 0, "items": 0}
+    for collection in collections:
         doc = _api_doc(collection)
         response = _send(session, "POST", f"{api}/collections", doc, timeout_s)
         if response.status_code == 409 and upsert:

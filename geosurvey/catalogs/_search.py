@@ -20,6 +20,7 @@ import pystac
 import pystac_client
 import requests
 import shapely
+import urllib3
 from pystac_client.exceptions import APIError
 from pystac_client.item_search import ItemSearch
 from pystac_client.stac_api_io import StacApiIO
@@ -84,6 +85,17 @@ def _api_client(url: str, *, timeout_s: float, retries: int, signing: str) -> py
                 "the server is running"
             ) from exc
         raise CatalogUnreachableError(f"STAC API {url} answered with an error: {exc}") from exc
+    except (ValueError, KeyError, TypeError, pystac.STACError) as exc:  # HTML, JSON that is not STAC
+        raise CatalogError(
+            f"{url} did not answer with a STAC API landing page ({_reason(exc)}); check that the URL is "
+            "the root of a STAC API (it answers JSON with 'conformsTo' and links)"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception's message (libraries' messages can span many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
@@ -160,8 +172,17 @@ def _open_static(href: str) -> pystac.Catalog:
         href = str(path.absolute())
     try:
         obj = pystac.read_file(href)
-    except (json.JSONDecodeError, pystac.STACError, KeyError) as exc:
-        raise CatalogError(f"{href} is not a readable STAC catalogue: {exc}") from exc
+    except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as exc:
+        raise CatalogUnreachableError(
+            f"static catalogue {href} cannot be reached ({_reason(exc)}); check the URL and that the "
+            "server is running"
+        ) from None
+    except OSError as exc:
+        raise CatalogError(f"static catalogue {href} cannot be read ({_reason(exc)})") from None
+    except (ValueError, pystac.STACError, KeyError, TypeError, RecursionError) as exc:
+        raise CatalogError(
+            f"{href} is not a readable STAC catalogue ({_reason(exc)}); give the path of a catalog.json"
+        ) from None
     if not isinstance(obj, pystac.Catalog):
         raise CatalogError(f"{href} is a STAC {type(obj).__name__}, not a catalogue or collection")
     return obj
@@ -175,7 +196,10 @@ def _open_static(href: str) -> pystac.Catalog:
 def _area_geometry(area: Any) -> dict[str, Any]:
     geom = getattr(area, "geometry", area)
     if isinstance(geom, Mapping):
-        geom = shapely.geometry.shape(geom)
+        try:
+            geom = shapely.geometry.shape(geom)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
+            raise GeometryError(f"the search geometry is not valid GeoJSON ({_reason(exc)})") from None
     if not isinstance(geom, shapely.Geometry):
         raise InputError(
             f"area must be a SurveyArea or a shapely geometry in EPSG:4326, not {type(area).__name__}"
@@ -189,6 +213,96 @@ def _area_geometry(area: Any) -> dict[str, Any]:
             "areas must be in EPSG:4326"
         )
     return shapely.geometry.mapping(geom)
+
+
+def _check_bbox(bbox: Sequence[float] | None) -> tuple[float, ...] | None:
+    """``(west, south, east, north)`` (or the 6-number 3-D form) as floats, checked.
+
+    West > east is a box that crosses the antimeridian (180°), as in STAC and GeoJSON; south >
+    north is refused (never swapped silently).
+    """
+    if bbox is None:
+        return None
+    hint = "give west, south, east, north in degrees (EPSG:4326), e.g. 24.0,67.0,25.5,67.8"
+    try:
+        values = tuple(float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise InputError(f"bbox {bbox!r} is not four numbers; {hint}") from None
+    if len(values) == 6:
+        west, south, _, east, north, _ = values
+    elif len(values) == 4:
+        west, south, east, north = values
+    else:
+        raise InputError(f"bbox has {len(values)} numbers, not 4; {hint}")
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"bbox {values} holds a value that is not a finite number; {hint}")
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise InputError(f"bbox west {west:g} / east {east:g} must be longitudes within -180..180; {hint}")
+    if not (-90 <= south <= 90 and -90 <= north <= 90):
+        raise InputError(f"bbox south {south:g} / north {north:g} must be latitudes within -90..90; {hint}")
+    if south > north:
+        raise InputError(
+            f"bbox south {south:g} is north of north {north:g}: did you swap south and north? "
+            "The order is west, south, east, north"
+        )
+    return values
+
+
+def _bbox_geometry(bbox: Sequence[float]) -> shapely.Geometry:
+    """The ground a STAC bbox covers: two boxes when west > east (it crosses 180°)."""
+    west, south, east, north = (bbox[0], bbox[1], bbox[2], bbox[3]) if len(bbox) == 4 else \
+        (bbox[0], bbox[1], bbox[3], bbox[4])
+    if west <= east:
+        return shapely.box(west, south, east, north)
+    return shapely.MultiPolygon([shapely.box(west, south, 180.0, north), shapely.box(-180.0, south, east, north)])
+
+
+def _cql2_reason(exc: BaseException) -> str:
+    """cql2's parse errors are a multi-line drawing: keep the position and what was expected."""
+    lines = [line.strip(" |=") for line in str(exc).splitlines()]
+    where = next((line.removeprefix("-->").strip() for line in lines if line.startswith("-->")), "")
+    expected = next((line.strip() for line in lines if line.startswith("expected")), "")
+    parts = [f"at {where}" if where else "", expected[:120]]
+    return ", ".join(p for p in parts if p) or _reason(exc)
+
+
+def _check_arguments(
+    *,
+    datetime: Any,
+    filter: Any,
+    query: Any,
+) -> None:
+    """Refuse a datetime, CQL2 filter or query that pystac-client cannot turn into a search."""
+    if datetime is not None:
+        try:
+            interval = ItemSearch("http://127.0.0.1/unused", datetime=datetime).get_parameters().get("datetime")
+        except Exception as exc:  # pystac-client raises bare Exception for bad dates
+            raise InputError(
+                f"datetime {datetime!r} is not a date or range ({_reason(exc)}); use ISO 8601, e.g. "
+                "2023-06-01, 2023-06, 2023-06-01/2023-08-31 or 2023-06-01/.."
+            ) from None
+        if interval and "/" in interval:
+            from pystac.utils import str_to_datetime
+
+            lo, _, hi = interval.partition("/")
+            if lo not in ("", "..") and hi not in ("", "..") and str_to_datetime(lo) > str_to_datetime(hi):
+                raise InputError(f"datetime range {datetime!r} ends before it starts; swap the two dates")
+    if filter is not None:
+        try:
+            ItemSearch("http://127.0.0.1/unused", filter=filter).get_parameters()
+        except Exception as exc:  # cql2 raises bare Exception on syntax errors
+            raise InputError(
+                f"CQL2 filter {filter!r} is not valid ({_cql2_reason(exc)}); e.g. "
+                "\"eo:cloud_cover < 10 AND platform = 'sentinel-2a'\""
+            ) from None
+    if query is not None and not isinstance(query, Mapping):
+        for one in [query] if isinstance(query, str) else query:
+            try:
+                parsed = ItemSearch("http://127.0.0.1/unused", query=[one]).get_parameters().get("query")
+            except Exception:
+                parsed = None
+            if not parsed:
+                raise InputError(f"query {one!r} is not PROPERTY OP VALUE (OP one of = != < <= > >=), e.g. 'eo:cloud_cover<10'")
 
 
 def search(
@@ -264,6 +378,8 @@ def search(
     """
     if area is not None and intersects is not None:
         raise InputError("give either area= or intersects=, not both")
+    bbox = _check_bbox(bbox)
+    _check_arguments(datetime=datetime, filter=filter, query=query)
     if isinstance(area, str):
         from geosurvey.aoi import Registry
 
@@ -346,7 +462,12 @@ def _search_api(client: pystac_client.Client, *, max_items: int, **kwargs: Any) 
             ) from exc
         status = getattr(exc, "status_code", None)
         cls = CatalogUnreachableError if status in _RETRY_STATUS else CatalogError
-        raise cls(f"STAC API {url} refused the search (HTTP {status}): {str(exc)[:500]}") from exc
+        raise cls(f"STAC API {url} refused the search (HTTP {status}): {_reason(exc)}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError, pystac.STACError) as exc:
+        raise CatalogError(
+            f"STAC API {url} answered its search with something that is not STAC items after {len(items)} "
+            f"items ({_reason(exc)}); the server or a proxy in front of it is misbehaving"
+        ) from None
     return pystac.ItemCollection(items, clone_items=False)
 
 
@@ -427,12 +548,15 @@ def _search_static(catalog: pystac.Catalog, params: Mapping[str, Any], *, max_it
     ids = set(params.get("ids", ()))
     geom = None
     if "bbox" in params:
-        b = params["bbox"]
-        geom = shapely.box(b[0], b[1], b[2], b[3]) if len(b) == 4 else shapely.box(b[0], b[1], b[3], b[4])
+        geom = _bbox_geometry(params["bbox"])
     if "intersects" in params:
         shape = shapely.geometry.shape(params["intersects"])
         geom = shape if geom is None else geom.intersection(shape)
-    expr = cql2.Expr(params["filter"]) if "filter" in params else None
+    try:
+        expr = cql2.Expr(params["filter"]) if "filter" in params else None
+    except Exception as exc:  # cql2 raises bare Exception
+        raise InputError(f"CQL2 filter {params['filter']!r} is not valid ({_cql2_reason(exc)})") from None
+    source = catalog.get_self_href() or catalog.id
     query = params.get("query")
     interval = params.get("datetime")
 
@@ -442,14 +566,22 @@ def _search_static(catalog: pystac.Catalog, params: Mapping[str, Any], *, max_it
             continue
         if ids and item.id not in ids:
             continue
-        if geom is not None and (item.geometry is None or not geom.intersects(shapely.geometry.shape(item.geometry))):
-            continue
-        if interval and not _in_datetime(item, interval):
-            continue
-        if query and not _query_matches(item.properties, query):
-            continue
-        if expr is not None and not expr.matches(item.to_dict(include_self_link=False)):
-            continue
+        try:
+            if geom is not None and (item.geometry is None or not geom.intersects(shapely.geometry.shape(item.geometry))):
+                continue
+            if interval and not _in_datetime(item, interval):
+                continue
+            if query and not _query_matches(item.properties, query):
+                continue
+            if expr is not None and not expr.matches(item.to_dict(include_self_link=False)):
+                continue
+        except InputError:
+            raise
+        except Exception as exc:  # shapely, dateutil, cql2 on a malformed item
+            raise CatalogError(
+                f"item {item.id!r} of static catalogue {source} is malformed ({_reason(exc)}); repair "
+                "or re-create it (geosurvey.catalogs.validate_stac_file names what is wrong)"
+            ) from None
         found.append(item)
     for spec in reversed(params.get("sortby", [])):
         found.sort(key=_sort_key(spec["field"]), reverse=spec.get("direction") == "desc")
@@ -459,13 +591,42 @@ def _search_static(catalog: pystac.Catalog, params: Mapping[str, Any], *, max_it
 
 
 def _walk_items(catalog: pystac.Catalog) -> Iterable[pystac.Item]:
-    try:
-        yield from catalog.get_items(recursive=True)
-    except FileNotFoundError as exc:
-        raise CatalogError(
-            f"static catalogue {catalog.get_self_href()} links to a missing file ({exc.filename}); "
-            "re-create or repair the catalogue"
-        ) from exc
+    """Every item under ``catalog`` (its own items, then each child's, depth first, as pystac's
+    ``get_items(recursive=True)``), naming the file at fault when one cannot be read."""
+    root = catalog.get_root() or catalog
+    source = catalog.get_self_href() or catalog.id
+    children: list[pystac.Catalog] = []
+    for link in list(catalog.links):
+        if link.rel not in ("item", "child"):
+            continue
+        href = link.get_absolute_href() or link.href
+        try:
+            target = link.resolve_stac_object(root=root).target
+        except FileNotFoundError:
+            raise CatalogError(
+                f"static catalogue {source} links to a missing file ({href}); re-create or repair the catalogue"
+            ) from None
+        except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as exc:
+            raise CatalogUnreachableError(f"{href} of static catalogue {source} cannot be reached ({_reason(exc)})") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
+                pystac.STACError) as exc:
+            local = href.removeprefix("file://")
+            if "://" not in local and not Path(local).exists():
+                raise CatalogError(
+                    f"static catalogue {source} links to a missing file ({href}); re-create or repair the catalogue"
+                ) from None
+            raise CatalogError(
+                f"{href} (an {link.rel} of static catalogue {source}) is not readable STAC JSON ({_reason(exc)}); "
+                "repair or re-create it"
+            ) from None
+        if link.rel == "item":
+            if not isinstance(target, pystac.Item):
+                raise CatalogError(f"{href} is linked as an item of {source} but is a {type(target).__name__}")
+            yield target
+        elif isinstance(target, pystac.Catalog):
+            children.append(target)
+    for child in children:
+        yield from _walk_items(child)
 
 
 # --------------------------------------------------------------------------------------------

@@ -182,89 +182,166 @@ class CatalogSource:
         return self.collections.get(collection_id) if collection_id else None
 
 
-def _parse_collection(cid: str, raw: Mapping[str, Any], where: str) -> CollectionSpec:
-    known = {"bands", "scale", "offset", "nodata", "units", "band_overrides", "mask", "cloud_cover_property"}
+def _table(raw: Any, known: set[str], where: str) -> Mapping[str, Any]:
+    """``raw`` as a TOML table whose keys are all ``known`` (the README promises unknown keys are refused)."""
+    if not isinstance(raw, Mapping):
+        raise InputError(f"{where} must be a table, not {type(raw).__name__} {raw!r}")
     extra = sorted(set(raw) - known)
     if extra:
-        raise InputError(f"{where}: collection {cid!r} has unknown keys {extra}; allowed: {sorted(known)}")
+        raise InputError(f"{where} has unknown keys {extra}; allowed: {sorted(known)}")
+    return raw
+
+
+def _value(raw: Mapping[str, Any], key: str, kind: Literal["str", "number", "int"], where: str,
+           default: Any = None, *, positive: bool = False) -> Any:
+    """``raw[key]`` checked to be text, a number or an integer (TOML booleans are not numbers)."""
+    if key not in raw:
+        return default
+    value = raw[key]
+    ok = {
+        "str": isinstance(value, str),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+    }[kind]
+    if not ok:
+        wanted = {"str": "text in quotes", "number": "a number", "int": "a whole number"}[kind]
+        raise InputError(f"{where}: {key} = {value!r} must be {wanted}")
+    if kind != "str":
+        import math
+
+        if not math.isfinite(value) or (positive and value <= 0):
+            raise InputError(f"{where}: {key} = {value!r} must be a finite number" + (" > 0" if positive else ""))
+    return value
+
+
+_COLLECTION_KEYS = {"bands", "scale", "offset", "nodata", "units", "band_overrides", "mask", "cloud_cover_property"}
+_OVERRIDE_KEYS = {"scale", "offset", "nodata", "units"}
+
+
+def _parse_collection(cid: str, raw: Any, where: str) -> CollectionSpec:
+    here = f"{where} [collections.{cid}]"
+    raw = _table(raw, _COLLECTION_KEYS, here)
     bands = raw.get("bands")
     if not isinstance(bands, Mapping) or not bands:
         raise InputError(f"{where}: collection {cid!r} needs a [bands] table of asset key = common name")
+    for key, name in bands.items():
+        if not isinstance(name, str):
+            raise InputError(f"{here}.bands: {key} = {name!r} must be a common band name in quotes")
     names = list(bands.values())
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"{where}: collection {cid!r} maps several assets to {dupes}")
     mask = None
     if "mask" in raw:
-        m = raw["mask"]
-        try:
-            mask = MaskRule(band=m["band"], kind=m["kind"], exclude=tuple(int(v) for v in m["exclude"]))
-        except KeyError as exc:
-            raise InputError(f"{where}: mask of {cid!r} needs band, kind and exclude ({exc} missing)") from exc
+        m = _table(raw["mask"], {"band", "kind", "exclude"}, f"{here}.mask")
+        missing = [k for k in ("band", "kind", "exclude") if k not in m]
+        if missing:
+            raise InputError(f"{where}: mask of {cid!r} needs band, kind and exclude ({', '.join(missing)} missing)")
+        exclude = m["exclude"]
+        if not isinstance(exclude, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in exclude):
+            raise InputError(f"{here}.mask: exclude = {exclude!r} must be a list of whole numbers")
+        mask = MaskRule(band=_value(m, "band", "str", f"{here}.mask"), kind=m["kind"], exclude=tuple(exclude))
         if mask.band not in names:
             raise InputError(f"{where}: mask band {mask.band!r} of {cid!r} is not in its band map")
+    overrides_raw = _table(raw.get("band_overrides", {}), set(names), f"{here}.band_overrides")
+    overrides = {}
+    for name, table in overrides_raw.items():
+        at = f"{here}.band_overrides.{name}"
+        table = _table(table, _OVERRIDE_KEYS, at)
+        overrides[name] = {
+            k: _value(table, k, "str" if k == "units" else "number", at) for k in table
+        }
+    cloud = _value(raw, "cloud_cover_property", "str", here, "eo:cloud_cover")
     return CollectionSpec(
         id=cid,
         bands=MappingProxyType(dict(bands)),
-        scale=raw.get("scale"),
-        offset=raw.get("offset"),
-        nodata=raw.get("nodata"),
-        units=raw.get("units"),
-        band_overrides=MappingProxyType({k: dict(v) for k, v in raw.get("band_overrides", {}).items()}),
+        scale=_value(raw, "scale", "number", here),
+        offset=_value(raw, "offset", "number", here),
+        nodata=_value(raw, "nodata", "number", here),
+        units=_value(raw, "units", "str", here),
+        band_overrides=MappingProxyType(overrides),
         mask=mask,
-        cloud_cover_property=raw.get("cloud_cover_property", "eo:cloud_cover") or None,
+        cloud_cover_property=cloud or None,
     )
+
+
+_TOP_KEYS = {"name", "title", "kind", "href", "signing", "attribution", "paging", "collections", "ingest"}
+_PAGING_KEYS = {"max_items", "page_size", "timeout_s", "retries"}
+_INGEST_BAND_KEYS = {"name", "description", "units", "center_wavelength", "full_width_half_max"}
 
 
 def parse_source(path: str | Path) -> CatalogSource:
     """Read one definition file (TOML).
+
+    Every table's keys are checked (an unknown key is refused, not ignored) and every value's
+    type (text, number, whole number, table).
 
     Raises
     ------
     MissingInputError
         The file does not exist.
     InputError
-        The file is not valid TOML or misses required keys (the message names them).
+        The file is not valid UTF-8 TOML, misses required keys, has an unknown key or a value of
+        the wrong type (the message names the file, the table and the key).
     """
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"catalogue definition {path} does not exist")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"catalogue definition {path} is not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"catalogue definition {path} is not valid TOML: {exc}") from exc
+        raise InputError(f"catalogue definition {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"catalogue definition {path} is nested too deeply") from None
+    where = str(path)
+    _table(raw, _TOP_KEYS, where)
     for key in ("kind", "href"):
         if key not in raw:
             raise InputError(f"catalogue definition {path} needs {key!r}")
     if raw["kind"] not in ("stac-api", "static"):
         raise InputError(f"{path}: kind must be 'stac-api' or 'static', not {raw['kind']!r}")
     if raw.get("signing", "none") not in ("none", "planetary-computer"):
-        raise InputError(f"{path}: signing must be 'none' or 'planetary-computer'")
+        raise InputError(f"{path}: signing must be 'none' or 'planetary-computer', not {raw.get('signing')!r}")
+    href = _value(raw, "href", "str", where)
+    if not href.strip():
+        raise InputError(f"{path}: href is empty; give the API URL or the path of catalog.json")
     collections = {
-        cid: _parse_collection(cid, spec, str(path)) for cid, spec in raw.get("collections", {}).items()
+        cid: _parse_collection(cid, spec, where)
+        for cid, spec in _table(raw.get("collections", {}), set(raw.get("collections", {}) or {}),
+                                f"{where} [collections]").items()
     }
-    paging = raw.get("paging", {})
+    paging = _table(raw.get("paging", {}), _PAGING_KEYS, f"{where} [paging]")
+    ingest = _table(raw.get("ingest", {}), {"bands"}, f"{where} [ingest]")
     ingest_bands = {}
-    for stem, spec in raw.get("ingest", {}).get("bands", {}).items():
+    bands_table = _table(ingest.get("bands", {}), set(ingest.get("bands", {}) or {}), f"{where} [ingest.bands]")
+    for stem, spec in bands_table.items():
+        at = f"{where} [ingest.bands.{stem}]"
+        spec = _table(spec, _INGEST_BAND_KEYS, at)
         if "name" not in spec:
             raise InputError(f"{path}: [ingest.bands.{stem}] needs a name")
         ingest_bands[stem] = BandInfo(
-            spec["name"], description=spec.get("description", ""), units=spec.get("units"),
-            center_wavelength=spec.get("center_wavelength"),
-            full_width_half_max=spec.get("full_width_half_max"),
+            _value(spec, "name", "str", at), description=_value(spec, "description", "str", at, ""),
+            units=_value(spec, "units", "str", at),
+            center_wavelength=_value(spec, "center_wavelength", "number", at),
+            full_width_half_max=_value(spec, "full_width_half_max", "number", at),
         )
+    at = f"{where} [paging]"
+    if _value(paging, "retries", "int", at, 3) < 0:
+        raise InputError(f"{at}: retries = {paging['retries']} must be 0 or more")
     return CatalogSource(
-        name=raw.get("name", path.stem),
+        name=_value(raw, "name", "str", where, path.stem),
         kind=raw["kind"],
-        href=raw["href"],
-        title=raw.get("title", ""),
-        attribution=raw.get("attribution", ""),
+        href=href,
+        title=_value(raw, "title", "str", where, ""),
+        attribution=_value(raw, "attribution", "str", where, ""),
         collections=MappingProxyType(collections),
         signing=raw.get("signing", "none"),
-        max_items=int(paging.get("max_items", 1000)),
-        page_size=int(paging.get("page_size", 100)),
-        timeout_s=float(paging.get("timeout_s", 30.0)),
-        retries=int(paging.get("retries", 3)),
+        max_items=_value(paging, "max_items", "int", at, 1000, positive=True),
+        page_size=_value(paging, "page_size", "int", at, 100, positive=True),
+        timeout_s=float(_value(paging, "timeout_s", "number", at, 30.0, positive=True)),
+        retries=_value(paging, "retries", "int", at, 3),
         ingest_bands=MappingProxyType(ingest_bands),
     )
 

@@ -20,15 +20,17 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pystac
 from pystac.errors import STACValidationError
 from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
-from geosurvey.errors import CatalogError
+from geosurvey.errors import CatalogError, MissingInputError
 
-__all__ = ["OFFLINE_EXTENSION_SCHEMAS", "validate_stac"]
+__all__ = ["OFFLINE_EXTENSION_SCHEMAS", "validate_stac", "validate_stac_file"]
 
 #: Extension schema URI → the file in ``geosurvey/catalogs/schemas`` that validates it.
 OFFLINE_EXTENSION_SCHEMAS: dict[str, str] = {
@@ -103,4 +105,82 @@ def validate_stac(obj: pystac.STACObject | dict[str, Any], *, recursive: bool = 
                 f"STAC {stac_dict.get('type', 'object')} {ident!r} is not valid: {exc}"
             ) from exc
         checked.append(ident)
+    return checked
+
+
+def _read_json(path: Path, *, linked_from: Path | None) -> dict[str, Any]:
+    via = f" (linked from {linked_from})" if linked_from is not None else ""
+    if not path.is_file():
+        raise (CatalogError if linked_from is not None else MissingInputError)(
+            f"{path}{via} does not exist" + ("; repair or re-create the catalogue" if linked_from else "")
+        )
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}{via} is not UTF-8 text (byte {exc.start}); STAC JSON is UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path}{via} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                           "is it truncated?") from None
+    except RecursionError:
+        raise CatalogError(f"{path}{via} is nested too deeply to be STAC JSON") from None
+    if not isinstance(doc, dict):
+        raise CatalogError(f"{path}{via} holds a JSON {type(doc).__name__}, not a STAC object (a JSON object)")
+    return doc
+
+
+def _local_href(href: Any, base: Path) -> Path | None:
+    if not isinstance(href, str):
+        return None
+    parsed = urlparse(href)
+    if parsed.scheme in ("http", "https", "s3", "gs", "az"):
+        return None  # a remote link: not part of the files on disk
+    path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(href)
+    return path if path.is_absolute() else (base.parent / path)
+
+
+def validate_stac_file(path: str | Path) -> list[str]:
+    """Validate STAC JSON files as they are written on disk, following child and item links.
+
+    Unlike validating objects read with pystac (which fills in what a file lacks, e.g. an empty
+    ``assets``), each file's own JSON is checked against the schemas (:func:`validate_stac`), and
+    every local ``child`` and ``item`` link is followed and checked the same way.
+
+    Parameters
+    ----------
+    path
+        A catalogue, collection or item JSON file.
+
+    Returns
+    -------
+    list of str
+        The ids of the objects validated.
+
+    Raises
+    ------
+    MissingInputError
+        ``path`` does not exist.
+    CatalogError
+        A file is not UTF-8 JSON of an object, a linked file is missing, or an object is not
+        valid STAC (the message names the file).
+    """
+    start = Path(path).absolute()
+    todo: list[tuple[Path, Path | None]] = [(start, None)]
+    seen: set[Path] = set()
+    checked: list[str] = []
+    while todo:
+        file, parent = todo.pop(0)
+        real = file.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        doc = _read_json(file, linked_from=parent)
+        try:
+            checked += validate_stac(doc, recursive=False)
+        except CatalogError as exc:
+            raise CatalogError(f"{file}: {exc}") from None
+        for link in doc.get("links", []) if isinstance(doc.get("links"), list) else []:
+            if isinstance(link, dict) and link.get("rel") in ("child", "item"):
+                target = _local_href(link.get("href"), file)
+                if target is not None:
+                    todo.append((target, file))
     return checked

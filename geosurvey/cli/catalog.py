@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -37,14 +36,59 @@ def _when(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _printable(text: object) -> str:
+    """``text`` with control and bidirectional-override characters escaped (``\\x1b``), so an id
+    from a catalogue cannot move the cursor, recolour or reorder the terminal."""
+    import unicodedata
+
+    return "".join(
+        ch if unicodedata.category(ch)[0] != "C" else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(text)
+    )
+
+
+def _location(href: str) -> str:
+    """A definition's location for ``list``: ``${VAR}`` parts shown as what to set when unset."""
+    import os
+    import re
+
+    unset = [v for v in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", href) if v not in os.environ]
+    if unset:
+        return f"(set ${unset[0]} to {'its URL' if href.startswith('http') else 'the path of catalog.json'})"
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ[m.group(1)], href)
+
+
 @app.command("list")
 def list_command() -> None:
-    """List the catalogue definitions in catalogs/."""
-    from geosurvey.catalogs import get_source, list_sources
+    """List the catalogue definitions in catalogs/ (or $GEOSURVEY_CATALOGS)."""
+    import os
 
-    for name in list_sources():
-        source = get_source(name)
-        typer.echo(f"{name:<20} {source.kind:<9} {source.href}  ({', '.join(source.collections)})")
+    from geosurvey.catalogs import catalog_dir, get_source, list_sources
+    from geosurvey.errors import GeosurveyError, MissingInputError
+
+    folder = catalog_dir()
+    origin = " (from $GEOSURVEY_CATALOGS)" if "GEOSURVEY_CATALOGS" in os.environ else ""
+    if "GEOSURVEY_CATALOGS" in os.environ and not os.environ["GEOSURVEY_CATALOGS"].strip():
+        raise InputError("$GEOSURVEY_CATALOGS is set but empty; unset it or set it to a folder of *.toml definitions")
+    if not folder.is_dir():
+        raise MissingInputError(f"catalogue definition folder {folder}{origin} does not exist; create it or "
+                                "point $GEOSURVEY_CATALOGS at a folder of *.toml definitions")
+    names = list_sources()
+    if not names:
+        typer.echo(f"no catalogue definitions (*.toml) in {folder}{origin}", err=True)
+        return
+    bad = 0
+    for name in names:
+        try:
+            source = get_source(name)
+        except GeosurveyError as exc:
+            bad += 1
+            typer.echo(f"{name:<20} INVALID: {_printable(exc)}")
+            continue
+        typer.echo(f"{name:<20} {source.kind:<9} {_printable(_location(source.href))}  "
+                   f"({', '.join(map(_printable, source.collections))})")
+    if bad:
+        raise InputError(f"{bad} of {len(names)} definitions in {folder} are invalid (see above); fix them")
 
 
 @app.command("show")
@@ -77,18 +121,30 @@ def search_command(
     max_items: Annotated[int | None, typer.Option(help="Stop after this many items.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the results as an ItemCollection (JSON).")] = None,
     geoparquet: Annotated[Path | None, typer.Option(help="Also save them as GeoParquet.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace --out / --geoparquet files that exist.")] = False,
 ) -> None:
     """Search a catalogue; print one line per item and optionally save the results."""
     from geosurvey.catalogs import save_items, search
+    from geosurvey.errors import OutputError
 
     if geoparquet is not None and out is None:
         raise InputError("--geoparquet needs --out for the ItemCollection JSON as well")
+    for target in (out, geoparquet):
+        if target is not None and target.is_dir():
+            raise OutputError(f"output {target} is a folder; give a file name")
+        if target is not None and target.exists() and not overwrite:
+            raise OutputError(f"output {target} exists; remove it, choose another name or pass --overwrite")
+        if target is not None and Path(str(source)).exists() and target.resolve() == Path(str(source)).resolve():
+            raise InputError(f"output {target} would replace the catalogue searched; choose another name")
+    if out is not None and geoparquet is not None and out.resolve() == geoparquet.resolve():
+        raise InputError("--out and --geoparquet name the same file; give two names")
     items = search(
         source, area=area, registry=registry, bbox=_bbox(bbox), collections=collection or None,
         datetime=when, cloud_cover=cloud_cover, filter=cql2, max_items=max_items,
     )
     for item in items:
-        typer.echo(f"{item.collection_id or '-'}  {item.id}  {item.datetime.isoformat() if item.datetime else ''}")
+        typer.echo(f"{_printable(item.collection_id or '-')}  {_printable(item.id)}  "
+                   f"{item.datetime.isoformat() if item.datetime else ''}")
     typer.echo(f"{len(items)} items", err=True)
     if out is not None:
         save_items(items, out, geoparquet=geoparquet)
@@ -103,6 +159,8 @@ def ingest_command(
     when: Annotated[str, typer.Option("--datetime", help="Survey date, ISO 8601 (UTC if no zone).")],
     definition: Annotated[str | None, typer.Option(help="Definition whose [ingest.bands] names the files.")] = None,
     license: Annotated[str, typer.Option(help="SPDX licence id, e.g. CC-BY-4.0.")] = "other",
+    attribution: Annotated[str | None, typer.Option(
+        help="Who the data come from, on what terms (default: the --definition's attribution).")] = None,
     compress: Annotated[str, typer.Option(help="COG compression: deflate or zstd.")] = "deflate",
     one_item: Annotated[bool, typer.Option(help="One item for all grids (else one per grid).")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
@@ -112,9 +170,13 @@ def ingest_command(
 
     if compress not in ("deflate", "zstd"):
         raise InputError(f"--compress must be deflate or zstd, not {compress!r}")
-    bands = dict(get_source(definition).ingest_bands) if definition else None
+    source = get_source(definition) if definition else None
+    bands = dict(source.ingest_bands) if source is not None else None
+    if attribution is None:
+        attribution = source.attribution if source is not None else ""
     path = ingest(
         folder, out, collection=collection, datetime=_when(when), bands=bands, license=license,
+        attribution=attribution,
         compress=compress, one_item=one_item, overwrite=overwrite,  # type: ignore[arg-type]
     )
     typer.echo(str(path))
@@ -124,17 +186,10 @@ def ingest_command(
 def validate_command(
     path: Annotated[Path, typer.Argument(help="A STAC catalogue, collection or item JSON.")],
 ) -> None:
-    """Validate STAC JSON offline (core 1.1.0 + proj, raster, eo)."""
-    import pystac
+    """Validate STAC JSON files as written, offline (core 1.1.0 + proj, raster, eo)."""
+    from geosurvey.catalogs import validate_stac_file
 
-    from geosurvey.catalogs import validate_stac
-    from geosurvey.errors import MissingInputError
-
-    if not path.is_file():
-        raise MissingInputError(f"{path} does not exist")
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    obj = pystac.read_file(str(path.absolute())) if doc.get("type") in ("Catalog", "Collection") else doc
-    ids = validate_stac(obj)
+    ids = validate_stac_file(path)
     typer.echo(f"valid: {len(ids)} STAC objects")
 
 
