@@ -310,3 +310,143 @@ def test_a_box_across_180_degrees_is_stored_as_that_box(capsys, registry: Path) 
     ring_lat = [10.0] * len(lons) + [20.0] * len(lons)
     expected = abs(Geod(ellps="WGS84").polygon_area_perimeter(ring_lon, ring_lat)[0]) / 1e6
     assert area.area_km2 == pytest.approx(expected, rel=1e-6)
+
+
+# Item 6: no tracebacks on the registry side.
+HUGE = "1" + "0" * 400  # a 400-digit coordinate
+
+
+def _write_outline(path: Path, coordinates_text: str) -> Path:
+    path.write_text('{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", '
+                    f'"coordinates": {coordinates_text}}}}}', encoding="utf-8")  # fmt: skip
+    return path
+
+
+@pytest.fixture()
+def outlines(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    deep = folder / "deep.geojson"
+    deep.write_text('{"type": "Feature", "geometry": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    return {
+        "plain": _write_outline(folder / "plain.geojson", "[[[-110, 30], [-109, 30], [-109, 31], [-110, 30]]]"),
+        "huge": _write_outline(folder / "huge.geojson", f"[[[-110, 30], [{HUGE}, 30], [-109, 31], [-110, 30]]]"),
+        "deep": deep,
+    }  # fmt: skip
+
+
+OUTLINE_CASES = {
+    "--crs EPSG:99999": (["{plain}", "--crs", "EPSG:99999"], ["plain.geojson: crs 'EPSG:99999' is not a CRS pyproj knows"]),
+    "400-digit coordinate in a file": (["{huge}"], ["huge.geojson", "out of range"]),
+    "400-digit coordinate in --bbox": ([f"--bbox={HUGE},30,-109,31"], ["--bbox: west = inf is out of range"]),
+    "deeply nested JSON outline": (["{deep}"], ["cannot read", "deep.geojson"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(OUTLINE_CASES))
+def test_bad_outlines_are_one_line(
+    capsys, tmp_path: Path, registry: Path, outlines, case: str
+) -> None:
+    args, needles = OUTLINE_CASES[case]
+    args = [a.format(**{k: str(v) for k, v in outlines.items()}) for a in args]
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "aoi", "propose", *args, "--id", "x", "--name-en", "X", *PROPOSE[:-1], "-r", registry)  # fmt: skip
+    one_line_refusal(code, err, *needles)
+    assert snapshot(tmp_path) == before
+
+
+STORED_CASES = {
+    "400-digit coordinate": lambda text: text.replace("-115.6000000", HUGE, 1),
+    "deeply nested JSON": lambda text: (
+        '{"type": "Feature", "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    ),
+    "not UTF-8": lambda text: text.replace("マウンテンパス", "\udcff", 1),
+    "a JSON array": lambda text: "[1, 2, 3]",
+}
+
+
+@pytest.mark.parametrize("case", list(STORED_CASES))
+def test_a_broken_area_file_is_one_line_naming_it(capsys, registry: Path, case: str) -> None:
+    path = registry / "mp.geojson"
+    text = STORED_CASES[case](path.read_text(encoding="utf-8"))
+    path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+    before = snapshot(registry)
+    for command in (["list"], ["show", "mp"], ["history", "mp"]):
+        code, _, err = cli(capsys, "aoi", *command, "-r", registry)
+        one_line_refusal(code, err, str(path))
+    code, out, err = cli(capsys, "aoi", "validate", "-r", registry)
+    assert code == 1 and f"error: {path}" in out and "Traceback" not in err
+    assert snapshot(registry) == before
+
+
+def test_a_folder_named_like_an_area_file_is_not_an_area(capsys, registry: Path) -> None:
+    (registry / "x.geojson").mkdir()
+    code, out, err = cli(capsys, "aoi", "list", "-r", registry)
+    assert code == 0 and "1 area(s)" in out, err
+    code, _, err = cli(capsys, "aoi", "show", "x", "-r", registry)
+    one_line_refusal(code, err, "no area 'x'", "(areas: mp)")
+    report = Registry(registry).validate()
+    assert report.ok and any("x.geojson: a folder" in w for w in report.warnings), report
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["plain", "--overwrite"])
+def test_exporting_onto_a_folder_is_refused(
+    capsys, tmp_path: Path, registry: Path, overwrite
+) -> None:
+    target = tmp_path / "areas.gpkg"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine", encoding="utf-8")
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "aoi", "export", target, *overwrite, "-r", registry)
+    one_line_refusal(code, err, f"{target} is a folder; give the name of a file")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.fixture()
+def read_only(registry: Path):
+    """The registry folder made read-only: chmod for a normal user; for root (who ignores
+    permissions), the immutable attribute (chattr +i)."""
+    if os.geteuid() != 0:
+        registry.chmod(0o555)
+        yield registry
+        registry.chmod(0o755)
+        return
+    import shutil
+    import subprocess
+
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr: cannot make a folder read-only")
+    lock = registry / ".registry.lock"
+    lock.unlink(missing_ok=True)
+    if subprocess.run(["chattr", "+i", str(registry)], capture_output=True, check=False).returncode:
+        pytest.skip("running as root and chattr +i is not permitted here")
+    try:
+        yield registry
+    finally:
+        subprocess.run(["chattr", "-i", str(registry)], check=True)
+
+
+def test_a_read_only_registry_is_refused_in_one_line_and_still_reads(
+    capsys, tmp_path: Path, read_only: Path, keys
+) -> None:
+    before = snapshot(tmp_path)
+    for args in (
+        ["amend", "mp", "-p", "JP", "--notes", "n"],
+        ["approve", "mp", "-p", "JP", "-k", keys["JP"]],
+        ["propose", "--id", "x", "--name-en", "X", *PROPOSE],
+        ["add-key", "-p", "JP", public_key_b64(load_private_key(generate_keypair()[0]))],
+    ):
+        code, _, err = cli(capsys, "aoi", *args, "-r", read_only)
+        one_line_refusal(code, err, f"cannot change registry {read_only}", "not writable")
+    assert snapshot(tmp_path) == before
+    code, out, _ = cli(capsys, "aoi", "list", "-r", read_only)
+    assert code == 0 and "1 area(s)" in out
+
+
+def test_demo_out_onto_a_file_with_overwrite_is_refused(capsys, tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text('{"mine": true}', encoding="utf-8")
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "demo", "--out", target, "--overwrite")
+    one_line_refusal(code, err, f"output folder {target} is an existing file, not a folder")
+    assert snapshot(tmp_path) == before

@@ -78,6 +78,7 @@ BAD_VALUES = {
     "demo --lang fr": (["demo", "--lang", "fr"], "geosurvey: error: --lang: 'fr' is not one of 'en', 'ja'; see 'geosurvey demo --help'"),
     "aoi export --format xx": (["aoi", "export", "--format", "xx", "x.gpkg"], "geosurvey: error: --format: 'xx' is not one of"),
     "demo --resolution 1": (["demo", "--resolution", "1"], "geosurvey: error: --resolution: "),
+    "aoi add-key without --party": (["aoi", "add-key", "KEY"], "geosurvey: error: Missing option '--party' / '-p'; see 'geosurvey aoi add-key --help'"),
 }  # fmt: skip
 
 

@@ -446,6 +446,15 @@ def geometry_from_geojson(geo: Mapping[str, Any], *, where: str = "geometry") ->
         )
     try:
         return shape(geo)
+    except OverflowError:  # an integer coordinate with hundreds of digits
+        raise GeometryError(
+            f"{where}: a coordinate of the {geo['type']} is too large to be a number of degrees; "
+            "survey areas are longitude -180..180, latitude -90..90"
+        ) from None
+    except RecursionError:
+        raise GeometryError(
+            f"{where}: the {geo['type']} coordinates are nested too deeply to be a polygon"
+        ) from None
     except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
         raise GeometryError(f"{where}: malformed {geo['type']} coordinates ({exc})") from exc
 
@@ -533,7 +542,16 @@ def read_geometry(
         raise GeometryError(
             f"{path}: a survey area must be a Polygon or MultiPolygon; the file has {', '.join(sorted(types))}"
         )
-    given = CRS.from_user_input(crs) if crs is not None else None
+    given = None
+    if crs is not None:
+        try:
+            given = CRS.from_user_input(crs)
+        except Exception as exc:  # pyproj raises its own CRSError (not ours) and others
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CRSError(
+                f"{path}: crs {crs!r} is not a CRS pyproj knows ({reason}); give an EPSG code "
+                "such as EPSG:32611, or WKT or PROJ text"
+            ) from None
     if frame.crs is None:
         if given is None:
             raise CRSError(

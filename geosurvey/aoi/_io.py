@@ -70,12 +70,19 @@ def load_feature(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise RegistryError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:  # a folder named <id>.geojson, an unreadable file
+        raise RegistryError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RegistryError(
             f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from exc
+    except RecursionError:
+        raise RegistryError(
+            f"{path}: not an area file: its JSON is nested too deeply to read (an area file is "
+            "one GeoJSON Feature)"
+        ) from None
 
 
 def read_parties(path: Path) -> dict[str, Party]:
@@ -154,6 +161,10 @@ def write_layer(
     registry are the same bytes (except GeoPackage, which records when it was written) and
     ``ogr2ogr`` can copy the layer into a GeoPackage.
     """
+    if path.is_dir():
+        raise OutputError(
+            f"{path} is a folder; give the name of a file to write, e.g. {path / ('survey_areas' + path.suffix)}"
+        )
     if path.exists() and not overwrite:
         raise OutputError(
             f"{path} exists; pass --overwrite (overwrite=True) or choose another name"

@@ -700,8 +700,9 @@ class SurveyArea:
                 )
         except RegistryError:
             raise
-        except InputError as exc:
-            raise RegistryError(f"{where}: {exc}") from exc
+        except InputError as exc:  # name the file once
+            text = str(exc)
+            raise RegistryError(text if text.startswith(where) else f"{where}: {text}") from exc
 
     # -- rendering -------------------------------------------------------------------------------
 

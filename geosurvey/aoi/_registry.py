@@ -7,6 +7,7 @@ land and a failed command leaves the registry as it was.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -260,13 +261,17 @@ class Registry:
             parties[party] = dataclasses.replace(
                 member, public_keys=(*member.public_keys, public_key)
             )
-            atomic_write_text(self.path / _PARTIES, parties_toml(parties))
+            self._write_text(self.path / _PARTIES, parties_toml(parties))
             self._parties = parties
         return parties[party]
 
     def ids(self) -> list[str]:
         """The ids of the areas in the registry, sorted."""
-        return sorted(p.stem for p in self.path.glob("*.geojson") if not p.name.startswith("."))
+        return sorted(
+            p.stem
+            for p in self.path.glob("*.geojson")
+            if not p.name.startswith(".") and p.is_file()
+        )
 
     def __iter__(self) -> Iterator[SurveyArea]:
         return iter(self.areas())
@@ -359,11 +364,39 @@ class Registry:
 
     # -- changes ---------------------------------------------------------------------------------
 
-    def _lock(self) -> filelock.FileLock:
-        return filelock.FileLock(str(self.path / _LOCK), timeout=120)
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Hold the registry's file lock; refuse clearly when it cannot be taken."""
+        lock = filelock.FileLock(str(self.path / _LOCK), timeout=120)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise RegistryError(
+                f"registry {self.path} is locked by another command (for over 120 s, "
+                f"{self.path / _LOCK}); try again when it has finished"
+            ) from None
+        except OSError as exc:
+            raise OutputError(
+                f"cannot change registry {self.path}: the folder is not writable ({exc.strerror}); "
+                "get write access to it, or work on a copy"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _write_text(self, path: Path, text: str) -> None:
+        try:
+            atomic_write_text(path, text)
+        except OutputError:
+            raise
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write {path}: {exc.strerror}; the registry is unchanged"
+            ) from None
 
     def _write(self, area: SurveyArea) -> None:
-        atomic_write_text(self._file(area.id), dump_feature(area.to_feature()))
+        self._write_text(self._file(area.id), dump_feature(area.to_feature()))
 
     def _party(self, code: str, *, role: str) -> Party:
         party = self._parties.get(code)
@@ -706,8 +739,9 @@ class Registry:
         for path in sorted(self.path.iterdir()):
             if path.name.startswith(".") or path.name in {_PARTIES, "README.md"}:
                 continue
-            if path.suffix != ".geojson":
-                warnings.append(f"{path}: not an area file (areas are <id>.geojson); ignored")
+            if path.suffix != ".geojson" or not path.is_file():
+                what = "a folder" if path.is_dir() else "not an area file"
+                warnings.append(f"{path}: {what} (areas are <id>.geojson files); ignored")
                 continue
             try:
                 check_id(path.stem, where=f"{path} file name")
