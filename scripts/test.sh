@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs them.
 #   - system packages, with apt-get when missing: PostgreSQL + PostGIS (the STAC API server's
-#     database), Chromium (web-map tests) and gdal-bin (ogrinfo/ogr2ogr read our exports);
+#     database), Chromium (web-map tests), gdal-bin (ogrinfo/ogr2ogr read our exports) and
+#     fonts-noto-cjk (Japanese text in browser screenshots and portal plots);
 #   - a virtual environment .venv with geosurvey and its test extras;
 #   - ruff, then pytest (extra arguments are passed to pytest).
 set -euo pipefail
@@ -13,6 +14,7 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ogr2ogr >/dev/null 2>&1 || need+=(gdal-bin)  # GDAL's own tools check our outputs
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)  # Japanese in screenshots and plots
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
