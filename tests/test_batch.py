@@ -13,7 +13,9 @@ import pytest
 import rasterio
 from batch_data import DemoBatch, RealCluster, demo_batch, small_run, start_cluster
 
+from benchmarks.bench_batch import DemoAreas, make_demo_areas
 from geosurvey.aoi import Registry
+from geosurvey.cli import main
 from geosurvey.errors import InputError, OutputError
 from geosurvey.prospectivity import load_recipe
 from geosurvey.runner import batch
@@ -21,6 +23,7 @@ from geosurvey.runner._batch import is_transient
 
 pytestmark = pytest.mark.slow
 RECIPE = load_recipe("demo-iocg")
+RECIPE_TEXT = RECIPE.text
 
 
 @pytest.fixture(scope="module")
@@ -61,82 +64,157 @@ def _mtimes(root: Path) -> dict[str, int]:
     return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.fixture(scope="module")
+def areas(tmp_path_factory: pytest.TempPathFactory) -> DemoAreas:
+    """Two agreed demo areas on the demo catalogue and one outside it (400 m grids: fast)."""
+    return make_demo_areas(
+        tmp_path_factory.mktemp("areas"), n_areas=2, resolution=400.0, outside=True
+    )
+
+
+def _real(demo: DemoAreas, out_root: Path, cluster: RealCluster, **kw):
+    return batch(
+        kw.pop("areas", None),
+        kw.pop("recipe", "demo-iocg"),
+        out_root=out_root,
+        sources=[demo.catalog],
+        occurrences=demo.occurrences,
+        features={"faults": demo.faults},
+        registry=demo.registry,
+        resolution=400.0,
+        scheduler=cluster.address,
+        progress=False,
+        echo=kw.pop("echo", lambda _line: None),
+        **kw,
+    )
+
+
 @pytest.mark.filterwarnings("error:Sending large graph")
-def test_batch_records_every_area_and_resumes(
-    tmp_path: Path, data: DemoBatch, cluster: RealCluster
+def test_batch_of_real_runs_records_isolates_and_resumes(
+    tmp_path: Path, areas: DemoAreas, cluster: RealCluster
 ) -> None:
     lines: list[str] = []
-    result = _batch(data, tmp_path / "out", cluster, echo=lines.append)
-    assert result.ok and [j.status for j in result.jobs] == ["ok"] * 4
-    assert [j.area_id for j in result.jobs] == list(data.area_ids)
+    out = tmp_path / "out"
+    result = _real(areas, out, cluster, echo=lines.append)
+    by_area = {j.area_id: j for j in result.jobs}
+    assert [j.area_id for j in result.jobs] == ["demo-a1", "demo-a2", "demo-outside"]
+    assert by_area["demo-a1"].status == by_area["demo-a2"].status == "ok"
+    # the area the catalogue does not cover fails with the run's own reason; the others go on
+    outside = by_area["demo-outside"]
+    assert outside.status == "failed" and "demo-outside" in outside.reason
+    assert not outside.out.exists() and not result.ok
     assert "2 workers" in result.dask
     doc = json.loads(result.manifest.read_text())
-    registry = Registry(data.registry)
-    for job in result.jobs:
+    registry = Registry(areas.registry)
+    recipe = load_recipe("demo-iocg")
+    for job in (by_area["demo-a1"], by_area["demo-a2"]):
         entry = doc["jobs"][job.key]
         assert entry["status"] == "ok"
         assert entry["area_digest"] == registry.get(job.area_id).digest
-        # inputs digested independently: the folder of COGs and the occurrences file
-        assert entry["inputs"]["occurrences"]["sha256"] == _sha(data.occurrences)
-        [mag] = entry["run_inputs"]
-        assert mag["sha256"] == _sha(data.sources / "mag_tmi.tif")
-        assert set(entry["outputs"]) == {
-            "score.tif",
-            "evidence/tilt.tif",
-            "report.json",
-            "manifest.json",
-        }
+        assert entry["recipe_sha256"].removeprefix("sha256:") == recipe.sha256.removeprefix(
+            "sha256:"
+        )
+        assert entry["inputs"]["occurrences"]["sha256"] == _sha(areas.occurrences)
+        assert entry["inputs"]["features"]["faults"]["sha256"] == _sha(areas.faults)
+        # every input the run's manifest lists with a checksum, re-digested here independently
+        recorded = {Path(i["path"]).name: i["sha256"] for i in entry["run_inputs"]}
+        assert {"mag_tmi.tif", "swir16.tif", "occurrences.geojson", "faults.geojson"} <= set(
+            recorded
+        )
+        for item in entry["run_inputs"]:
+            assert item["sha256"] == _sha(Path(item["path"]))
+        files = {p.relative_to(job.out).as_posix() for p in job.out.rglob("*") if p.is_file()}
+        assert (
+            set(entry["outputs"]) == files and {"score.tif", "report.json", "index.html"} <= files
+        )
         for rel, meta in entry["outputs"].items():
             assert meta["sha256"] == _sha(job.out / rel)
         report = json.loads((job.out / "report.json").read_text())
         assert job.roc_auc == pytest.approx(report["score"]["roc_auc"], abs=1e-6)
-        assert entry["versions"]["geosurvey"]
-    # the final table names each area with its status and AUC
+        assert entry["versions"]["geosurvey"] and entry["versions"]["distributed"]
     table = "\n".join(lines)
     for job in result.jobs:
-        assert job.area_id in table and f"{job.roc_auc:.3f}" in table
-    assert "4 succeeded, 0 skipped, 0 failed" in table
+        assert job.area_id in table
+    assert f"{by_area['demo-a1'].roc_auc:.3f}" in table
+    assert "2 succeeded, 0 skipped, 1 failed" in table
+    assert not list(out.rglob("*.partial"))
 
-    # re-run: everything skipped, nothing rewritten, no cluster needed
-    before = _mtimes(tmp_path / "out")
-    again = batch(
-        None,
-        RECIPE,
-        out_root=tmp_path / "out",
-        sources=[data.sources],
-        occurrences=data.occurrences,
-        registry=data.registry,
-        scheduler="tcp://127.0.0.1:9",
-        job=small_run,
-        progress=False,
-        echo=lambda _l: None,
-    )
-    assert [j.status for j in again.jobs] == ["skipped"] * 4 and again.ok
-    assert [j.roc_auc for j in again.jobs] == [j.roc_auc for j in result.jobs]
-    after = _mtimes(tmp_path / "out")
-    assert {k: v for k, v in after.items() if not k.endswith("batch.json")} == {
-        k: v for k, v in before.items() if not k.endswith("batch.json")
-    }
-
-    # one output removed: only that area is redone; a changed recipe: every area is redone
-    (tmp_path / "out" / "demo-q2" / "demo-iocg" / "score.tif").unlink()
-    third = _batch(data, tmp_path / "out", cluster)
-    assert [j.status for j in third.jobs] == ["skipped", "ok", "skipped", "skipped"]
+    # re-run: the complete areas are skipped and not rewritten, the failed one is tried again
+    before = _mtimes(out / "demo-a1")
+    again = _real(areas, out, cluster)
+    assert [j.status for j in again.jobs] == ["skipped", "skipped", "failed"]
+    assert [j.roc_auc for j in again.jobs[:2]] == [j.roc_auc for j in result.jobs[:2]]
+    assert _mtimes(out / "demo-a1") == before
+    # one output gone: only that area is redone, and the reason says which file
+    (out / "demo-a2" / "demo-iocg" / "score.tif").unlink()
+    third = _real(areas, out, cluster, areas=["demo-a1", "demo-a2"])
+    assert [j.status for j in third.jobs] == ["skipped", "ok"] and third.ok
     assert "score.tif" in third.jobs[1].reason
-    changed = tmp_path / "changed.toml"
-    changed.write_text(
-        RECIPE_TEXT.replace("gamma = 0.8", "gamma = 0.7")
-        if "gamma = 0.8" in RECIPE_TEXT
-        else RECIPE_TEXT + "\n# changed\n"
+
+
+def test_cli_batch_exit_code_and_recipe_auto(
+    tmp_path: Path, areas: DemoAreas, cluster: RealCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [
+        "batch",
+        "--registry",
+        str(areas.registry),
+        "--source",
+        str(areas.catalog),
+        "--occurrences",
+        str(areas.occurrences),
+        "--features",
+        f"faults={areas.faults}",
+        "--resolution",
+        "400",
+        "--scheduler",
+        cluster.address,
+        "--no-progress",
+    ]
+    code = main(
+        [*common, "--area", "demo-a1", "--recipe", "demo-iocg", "--out-root", str(tmp_path / "one")]
     )
-    fourth = _batch(data, tmp_path / "out", cluster, recipe=load_recipe(changed), areas=["demo-q1"])
-    # a recipe with the same id but other content redoes the area
-    assert [j.status for j in fourth.jobs] == ["ok"] and "recipe" in fourth.jobs[0].reason
+    assert code == 0, capsys.readouterr()
+    assert "1 succeeded" in capsys.readouterr().out
+    # auto: every recipe that serves the area's deposit model (iocg); exit 1 unless all succeed
+    from geosurvey.prospectivity import recipes_for
+
+    expected = [r.id for r, _why in recipes_for(Registry(areas.registry).get("demo-a1"))]
+    code = main(
+        [*common, "--area", "demo-a1", "--recipe", "auto", "--out-root", str(tmp_path / "auto")]
+    )
+    printed = capsys.readouterr().out
+    doc = json.loads((tmp_path / "auto" / "batch.json").read_text())
+    assert sorted(doc["jobs"]) == sorted(f"demo-a1/{r}" for r in expected)
+    statuses = {k: v["status"] for k, v in doc["jobs"].items()}
+    assert code == (0 if set(statuses.values()) == {"ok"} else 1)
+    for recipe_id in expected:
+        assert recipe_id in printed
+    # usage errors: both a scheduler and a LocalCluster size
+    assert main([*common, "--workers", "2", "--out-root", str(tmp_path / "x")]) == 2
+    assert "--workers" in capsys.readouterr().err
 
 
-RECIPE_TEXT = (
-    Path(__file__).resolve().parents[1] / "geosurvey" / "data" / "recipes" / "demo-iocg.toml"
-).read_text()
+def test_cli_batch_options_all_have_help() -> None:
+    from typer.main import get_command
+
+    from geosurvey.cli import app
+
+    command = get_command(app).commands["batch"]
+    for param in command.params:
+        if param.name != "help":
+            assert getattr(param, "help", None), param.name
+
+
+def test_small_job_recipe_change_redoes_the_area(
+    tmp_path: Path, data: DemoBatch, cluster: RealCluster
+) -> None:
+    first = _batch(data, tmp_path / "out", cluster, areas=["demo-q1"])
+    assert first.ok
+    changed = tmp_path / "changed.toml"
+    changed.write_text(RECIPE_TEXT + "\n# the same recipe id, other content\n")
+    again = _batch(data, tmp_path / "out", cluster, recipe=load_recipe(changed), areas=["demo-q1"])
+    assert [j.status for j in again.jobs] == ["ok"] and again.jobs[0].reason == "the recipe changed"
 
 
 def test_one_failing_area_does_not_stop_the_others(

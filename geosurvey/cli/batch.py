@@ -49,8 +49,12 @@ def batch(
         str | None, typer.Option(help="Keep only the occurrences matching this filter expression.")
     ] = None,
     features: Annotated[
-        Path | None,
-        typer.Option(help="Mapped features (a vector file, e.g. faults) for the recipes."),
+        list[str] | None,
+        typer.Option(
+            "--features",
+            help="Vector features the recipes build layers from, as NAME=FILE (e.g. "
+            "faults=faults.shp); repeat for several.",
+        ),
     ] = None,
     registry: Annotated[Path, typer.Option(help="The survey-area registry folder.")] = Path("aoi"),
     resolution: Annotated[
@@ -93,6 +97,7 @@ def batch(
     batch in the same --out-root are skipped; the others are (re)done. One failing area does not
     stop the others. Exits 0 when every area succeeded, 1 otherwise (the table says which).
     """
+    from geosurvey.cli.run import parse_features
     from geosurvey.runner import batch as run_batch
 
     if scheduler is not None and workers is not None:
@@ -107,7 +112,7 @@ def batch(
         sources=source or None,
         occurrences=occurrences,
         occurrence_filter=occurrence_filter,
-        features=features,
+        features=parse_features(features) or None,
         registry=registry,
         status=None if status == "any" else status,
         resolution=resolution,

@@ -206,6 +206,10 @@ class _Digests:
 
     def file(self, path: Path) -> dict[str, Any]:
         path = path.absolute()
+        if path.suffix.lower() == ".shp":  # its sidecars are part of it: the run's own checksum
+            from geosurvey.vectors import file_checksum
+
+            return {"sha256": file_checksum(path)}
         stat = path.stat()
         key = str(path)
         with self.lock:
@@ -231,6 +235,8 @@ class _Digests:
         a folder, or a list of those; anything else (a URL, a catalogue name) is kept as given."""
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
+        if isinstance(value, Mapping):
+            return {str(k): self.value(v) for k, v in sorted(value.items())}
         if isinstance(value, str | os.PathLike) and "://" not in str(value):
             path = Path(value)
             if path.is_dir():
@@ -274,10 +280,16 @@ def _recorded_inputs(manifest_path: Path) -> list[dict[str, str]]:
 
     def walk(node: Any) -> None:
         if isinstance(node, Mapping):
-            path, digest = node.get("path"), node.get("sha256") or node.get("checksum")
-            if isinstance(path, str) and isinstance(digest, str):
+            where = node.get("path") or node.get("href")
+            digest = node.get("sha256") or node.get("checksum")
+            if (
+                isinstance(where, str)
+                and isinstance(digest, str)
+                and "://" not in where.removeprefix("file://")
+            ):
                 base = manifest_path.parent
-                full = Path(path) if Path(path).is_absolute() else base / path
+                path = Path(where.removeprefix("file://"))
+                full = path if path.is_absolute() else base / path
                 # inputs copied into the output folder are outputs, checked as such
                 if not full.absolute().is_relative_to(base.absolute()):
                     found.append({"path": str(full.absolute()), "sha256": _norm(digest)})
@@ -612,12 +624,14 @@ class _Batch:
         except BaseException as exc:  # recorded, never lost; re-raised only for interrupts
             seconds = time.perf_counter() - start
             status, reason = self._classify(exc)
+            unexpected = status == "failed" and not isinstance(exc, GeosurveyError)
             self.record.put(
                 job.key,
                 {
                     **base,
                     "status": status,
                     "reason": reason,
+                    "traceback": _traceback(exc) if unexpected else None,
                     "attempts": attempts,
                     "seconds": round(seconds, 3),
                     "finished": _now(),
@@ -721,6 +735,13 @@ class _Batch:
         return BatchJobResult(job.area.id, job.recipe.id, status, job.out, **kw)
 
 
+def _traceback(exc: BaseException) -> list[str]:
+    """The last frames of an unexpected error (for the record: a bug report needs them)."""
+    import traceback
+
+    return traceback.format_exception(exc, limit=-8)
+
+
 def _one_line(exc: BaseException | None) -> str:
     if exc is None:
         return ""
@@ -777,19 +798,9 @@ def _recipes(area: Any, recipe: Any, loaded: dict[str, Any]) -> list[Any]:
     from geosurvey import prospectivity
 
     if isinstance(recipe, str) and recipe == "auto":
-        recipes_for = getattr(prospectivity, "recipes_for", None)
-        if recipes_for is None:
-            raise InputError(
-                "recipe='auto' needs geosurvey.prospectivity.recipes_for, which this version of "
-                "geosurvey lacks; name a recipe"
-            )
-        found = list(recipes_for(area))
-        if not found:
-            raise InputError(
-                f"no recipe matches area {area.id} (deposit models: "
-                f"{', '.join(area.deposit_models) or 'none'}); name a recipe"
-            )
-        return [prospectivity.load_recipe(r) if isinstance(r, str | Path) else r for r in found]
+        # raises InputError naming the area's deposit models when no recipe serves them
+        picked = prospectivity.recipes_for(area)
+        return [r[0] if isinstance(r, tuple) else r for r in picked]
     if isinstance(recipe, str | Path):
         key = str(recipe)
         if key not in loaded:
@@ -799,12 +810,9 @@ def _recipes(area: Any, recipe: Any, loaded: dict[str, Any]) -> list[Any]:
 
 
 def _default_job() -> Callable[..., Any]:
-    import geosurvey.runner as runner
+    from geosurvey.runner._run import run
 
-    job = getattr(runner, "run", None)
-    if job is None:  # pragma: no cover - until geosurvey.runner.run exists
-        raise InputError("geosurvey.runner.run is not available in this version; pass job=")
-    return job
+    return run
 
 
 # ---------------------------------------------------------------------------------------- batch
