@@ -450,3 +450,36 @@ def test_demo_out_onto_a_file_with_overwrite_is_refused(capsys, tmp_path: Path) 
     code, _, err = cli(capsys, "demo", "--out", target, "--overwrite")
     one_line_refusal(code, err, f"output folder {target} is an existing file, not a folder")
     assert snapshot(tmp_path) == before
+
+
+PARTIES_FILE_CASES = {
+    "not UTF-8": (lambda path: path.write_bytes(path.read_bytes() + b"\xff\xfe"), "not valid TOML"),
+    "nested too deeply": (lambda path: path.write_text("a = " + "[" * 50_000 + "]" * 50_000), "nested too deeply"),
+    "a folder": (lambda path: (path.unlink(), path.mkdir()), "parties.toml does not exist"),
+    "an array of numbers": (lambda path: path.write_text('schema = "geosurvey-parties/1"\nparties = [5]\n'), "parties[0]: expected a table"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(PARTIES_FILE_CASES))
+def test_a_broken_parties_toml_is_one_line(capsys, registry: Path, case: str) -> None:
+    breaker, needle = PARTIES_FILE_CASES[case]
+    breaker(registry / "parties.toml")
+    before = snapshot(registry)
+    code, _, err = cli(capsys, "aoi", "list", "-r", registry)
+    one_line_refusal(code, err, str(registry / "parties.toml"), needle)
+    assert snapshot(registry) == before
+
+
+def test_registry_keygen_and_party_paths_that_are_the_wrong_kind(
+    capsys, tmp_path: Path, registry: Path
+) -> None:
+    code, _, err = cli(capsys, "aoi", "list", "-r", registry / "mp.geojson")
+    one_line_refusal(code, err, "is a file, not a folder")
+    folder = tmp_path / "keys-folder"
+    folder.mkdir()
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "aoi", "keygen", "-p", "JP", "--out", folder, "--force")
+    one_line_refusal(code, err, f"{folder} is a folder; give the key's file name")
+    code, _, err = cli(capsys, "aoi", "keygen", "-p", "JP\n", "--out", tmp_path / "k.pem")
+    one_line_refusal(code, err, "party 'JP\\n': party codes are")
+    assert snapshot(tmp_path) == before

@@ -32,6 +32,7 @@ from geosurvey.aoi._model import (
     SurveyArea,
     check_id,
     derive_status,
+    is_party_code,
     required_parties,
 )
 from geosurvey.aoi._registry import Registry, ValidationReport
@@ -80,6 +81,7 @@ __all__ = [
     "derive_status",
     "generate_keypair",
     "geodesic_area_km2",
+    "is_party_code",
     "load_private_key",
     "lonlat_bounds",
     "normalise_geometry",

@@ -95,6 +95,10 @@ def read_parties(path: Path) -> dict[str, Party]:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: not valid TOML ({exc})") from exc
+    except RecursionError:
+        raise RegistryError(f"{path}: not valid TOML (nested too deeply to read)") from None
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read it ({exc.strerror})") from None
     if doc.get("schema") != PARTIES_SCHEMA:
         raise RegistryError(f"{path}: schema is {doc.get('schema')!r}, expected {PARTIES_SCHEMA!r}")
     rows = doc.get("parties")

@@ -174,6 +174,11 @@ class Registry:
 
     def __init__(self, path: str | Path = "aoi") -> None:
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise RegistryError(
+                f"registry folder {self.path} is a file, not a folder; give the registry's folder "
+                "(the one holding parties.toml)"
+            )
         if not self.path.is_dir():
             raise MissingInputError(
                 f"registry folder {self.path} does not exist; create one with Registry.init(path, parties=...)"

@@ -155,6 +155,8 @@ def write_private_key(path: str | os.PathLike, pem: bytes, *, overwrite: bool = 
             f"refusing to write a private key to {path}: it is inside the git repository {repo}; "
             "keep private keys outside any repository, e.g. --out ~/.config/geosurvey/keys/JP.pem"
         )
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give the key's file name, e.g. {path / 'JP.pem'}")
     if path.exists() and not overwrite:
         raise OutputError(
             f"{path} exists; pass --force to replace the key (the old one is then lost)"

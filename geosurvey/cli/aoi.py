@@ -139,8 +139,12 @@ def keygen(
 
     The private key is written with permissions 0600 (outside any repository); the public key is
     printed, for the party's public_keys in parties.toml."""
-    from geosurvey.aoi import generate_keypair, write_private_key
+    from geosurvey.aoi import generate_keypair, is_party_code, write_private_key
 
+    if not is_party_code(party):
+        raise InputError(
+            f"party {party!r}: party codes are 2–16 upper-case letters, digits or hyphens (e.g. JP)"
+        )
     pem, public = generate_keypair()
     path = write_private_key(out, pem, overwrite=force)
     typer.echo(
