@@ -26,7 +26,13 @@ from geosurvey.prospectivity._fuzzy import (
     fuzzy_sum,
     membership,
 )
+from geosurvey.prospectivity._model_method import parse_model_scoring, score_model  # issue 11
 from geosurvey.prospectivity._recipe import Params, Recipe
+from geosurvey.prospectivity._woe import (  # weights of evidence (issue 10)
+    parse_weights_evidence,
+    parse_weights_scoring,
+    score_weights_of_evidence,
+)
 from geosurvey.units import check_layer_units
 
 __all__ = ["METHODS", "Method", "Scored", "memberships", "score", "score_layers"]
@@ -128,6 +134,16 @@ def _score_gamma(
     return _fuzzy(lambda mus: fuzzy_gamma(mus, gamma=gamma))(evidence, recipe)
 
 
+def _checked(scorer: Callable[..., Scored]) -> Callable[..., Scored]:
+    """A scorer that first checks the recipe's layers (present, one grid, declared units)."""
+
+    def checked(evidence: Mapping[str, xr.DataArray], recipe: Recipe, *, occurrences: gpd.GeoDataFrame | None = None) -> Scored:
+        _check_layers(evidence, recipe)
+        return scorer(evidence, recipe, occurrences=occurrences)
+
+    return checked
+
+
 #: Scoring methods by the name a recipe's ``method`` gives.
 METHODS: Mapping[str, Method] = MappingProxyType(
     {
@@ -136,6 +152,14 @@ METHODS: Mapping[str, Method] = MappingProxyType(
         "fuzzy-or": Method("fuzzy-or", "membership", _parse_none, _fuzzy(fuzzy_or)),
         "fuzzy-product": Method("fuzzy-product", "membership", _parse_none, _fuzzy(fuzzy_product)),
         "fuzzy-sum": Method("fuzzy-sum", "membership", _parse_none, _fuzzy(fuzzy_sum)),
+        "weights-of-evidence": Method(  # issue 10
+            "weights-of-evidence", "weights", parse_weights_scoring,
+            _checked(score_weights_of_evidence), parse_evidence=parse_weights_evidence,
+            needs_occurrences=True,
+        ),
+        "model": Method(  # issue 11: a scikit-learn classifier on the evidence stack
+            "model", None, parse_model_scoring, _checked(score_model), needs_occurrences=True,
+        ),
     }
 )
 

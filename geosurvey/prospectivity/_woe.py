@@ -42,6 +42,7 @@ frequencies. *Annals of Human Genetics*, 20(4), 309-311.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -56,7 +57,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from geosurvey.errors import InputError
+from geosurvey.errors import InputError, RecipeError
 from geosurvey.grid import check_metric_crs, check_same_grid, grid_crs
 from geosurvey.occurrences import locate_occurrences
 from geosurvey.provenance import annotate
@@ -73,7 +74,10 @@ __all__ = [
     "conditional_independence",
     "generalise",
     "pairwise_chi_square",
+    "parse_weights_evidence",
+    "parse_weights_scoring",
     "posterior",
+    "score_weights_of_evidence",
     "weights_of_evidence",
 ]
 
@@ -1177,3 +1181,134 @@ def pairwise_chi_square(layers: Sequence[BinaryEvidence]) -> pd.DataFrame:
     columns = ["layer_a", "layer_b", "n11", "n10", "n01", "n00", "chi2", "p_value",
                "min_expected", "note"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+# --------------------------------------------------------------------------------------------
+# the "weights-of-evidence" method of recipes (an entry of METHODS)
+
+_SCORING_KEYS = ("unit_cell_km2", "correction")
+_WEIGHTS_KEYS = ("kind", "classify", "classes", "generalise", "threshold", "class", "nodata")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_weights_scoring(params: Any) -> Any:
+    """Check a weights-of-evidence recipe's ``[scoring]`` table.
+
+    Keys: ``unit_cell_km2`` (a positive number; default the pixel area) and ``correction``
+    (``"none"`` or ``"haldane"``; default ``"none"``).
+    """
+    from geosurvey.prospectivity._recipe import Params
+
+    unknown = sorted(set(params) - set(_SCORING_KEYS))
+    if unknown:
+        raise RecipeError(f"unknown key(s) {unknown}; weights-of-evidence takes: {', '.join(_SCORING_KEYS)}")
+    out: dict[str, Any] = {"correction": params.get("correction", "none")}
+    if out["correction"] not in get_args(Correction):
+        raise RecipeError(f"correction must be 'none' or 'haldane', got {out['correction']!r}")
+    if "unit_cell_km2" in params:
+        unit = params["unit_cell_km2"]
+        if not _number(unit) or not unit > 0:
+            raise RecipeError(f"unit_cell_km2 must be a positive number (km²), got {unit!r}")
+        out["unit_cell_km2"] = float(unit)
+    return Params(out)
+
+
+def parse_weights_evidence(params: Any, layer: str) -> Any:
+    """Check one ``[evidence.weights]`` table of a weights-of-evidence recipe.
+
+    Keys: ``kind`` (required: unique, categorical, ascending, descending); ``classify``
+    (quantile, equal-interval, natural-breaks) with ``classes`` a number of classes, or
+    ``classes`` a list of increasing edges, or neither (the layer's own integer codes);
+    ``generalise`` (max-contrast (default), max-studentized-contrast, threshold, class) with
+    ``threshold`` (default 2) or ``class`` (a class value, or a list for unique/categorical);
+    ``nodata`` (a code that means "no data", e.g. -1 outside every polygon).
+    """
+    from geosurvey.prospectivity._recipe import Params
+
+    unknown = sorted(set(params) - set(_WEIGHTS_KEYS))
+    if unknown:
+        raise RecipeError(f"unknown key(s) {unknown} in [evidence.weights]; keys: {', '.join(_WEIGHTS_KEYS)}")
+    kind = params.get("kind")
+    if kind not in get_args(WeightsKind):
+        raise RecipeError(f"weights kind must be one of {', '.join(get_args(WeightsKind))}, got {kind!r}")
+    classify = params.get("classify")
+    if classify is not None and classify not in get_args(WeightsClassify):
+        raise RecipeError(f"classify must be one of {', '.join(get_args(WeightsClassify))}, got {classify!r}")
+    classes = params.get("classes")
+    if classify is not None and classes is not None and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 2):
+        raise RecipeError(f"with classify, classes is a number of classes >= 2, got {classes!r}")
+    if classify is None and classes is not None:
+        if not isinstance(classes, tuple | list) or len(classes) < 2 or not all(_number(v) for v in classes) \
+                or any(b <= a for a, b in itertools.pairwise(classes)):
+            raise RecipeError(
+                f"classes without classify must be a list of at least two increasing edges, got {classes!r}"
+            )
+    if kind == "categorical" and classify is not None:
+        raise RecipeError("kind 'categorical' takes the layer's own codes; drop classify")
+    by = params.get("generalise", "max-contrast")
+    if by not in get_args(Generalisation):
+        raise RecipeError(f"generalise must be one of {', '.join(get_args(Generalisation))}, got {by!r}")
+    if by == "class" and "class" not in params:
+        raise RecipeError("generalise = 'class' needs class = <a class value>")
+    if "threshold" in params and not _number(params["threshold"]):
+        raise RecipeError(f"threshold must be a number, got {params['threshold']!r}")
+    if "nodata" in params and not _number(params["nodata"]):
+        raise RecipeError(f"nodata must be a number, got {params['nodata']!r}")
+    return Params({**dict(params), "generalise": by})
+
+
+def score_weights_of_evidence(
+    evidence: Mapping[str, xr.DataArray], recipe: Any, *, occurrences: gpd.GeoDataFrame | None = None
+) -> Any:
+    """Score a weights-of-evidence recipe: weights of each layer, generalised, then the posterior.
+
+    Every layer is first masked to the pixels where all of them have data (one study area, as the
+    posterior needs). The score is the posterior probability of a deposit per unit cell; the
+    method's extra raster is ``posterior_std``; the report holds every weights table, the
+    generalised weights, the prior and the conditional-independence tests.
+    """
+    from geosurvey.prospectivity._methods import Scored
+
+    if occurrences is None or len(occurrences) == 0:
+        raise RecipeError(f"recipe {recipe.source or recipe.id}: weights of evidence needs training occurrences")
+    layers = {}
+    for spec in recipe.evidence:
+        layer = evidence[spec.layer]
+        if "nodata" in spec.weights:
+            layer = layer.where(layer != spec.weights["nodata"])
+        layers[spec.layer] = layer
+    valid = None
+    for layer in layers.values():
+        valid = layer.notnull() if valid is None else valid & layer.notnull()
+    scoring = recipe.scoring
+    generalised, tables = [], {}
+    for spec in recipe.evidence:
+        w = spec.weights
+        masked = layers[spec.layer].where(valid).rename(spec.layer)
+        masked.attrs = dict(evidence[spec.layer].attrs)
+        classes = w.get("classes")
+        weights = weights_of_evidence(
+            masked, occurrences, kind=w["kind"], classify=w.get("classify"),
+            classes=list(classes) if isinstance(classes, tuple) else classes,
+            unit_cell_km2=scoring.get("unit_cell_km2"), correction=scoring.get("correction", "none"),
+        )  # fmt: skip
+        cls = w.get("class")
+        binary = weights.generalise(by=w["generalise"], threshold=float(w.get("threshold", 2.0)),
+                                    classes=list(cls) if isinstance(cls, tuple) else cls)  # fmt: skip
+        tables[spec.layer] = weights.to_dict()
+        generalised.append(binary)
+    post = posterior(generalised)
+    ci = conditional_independence(generalised)
+    report = {
+        "prior": post.prior,
+        "weights": tables,
+        "generalised": {b.layer: b.to_dict() for b in generalised},
+        "conditional_independence": ci.to_dict(),
+        "posterior_variance": "s²(P) = P² · [1/N(D) + Σ s²(W)] (Bonham-Carter 1994; Agterberg, "
+                              "Bonham-Carter & Wright 1990)",
+    }
+    score = post.probability.rename("score").assign_attrs(recipe=recipe.id)
+    return Scored(score, layers={"posterior_std": post.std}, report=report)
