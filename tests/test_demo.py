@@ -33,7 +33,7 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines: list[str] = []
     run_demo(out, seed=0, echo=lines.append)
     stages = [line.split("]")[0] + "]" for line in lines if line.startswith("[")]
-    assert stages == [f"[{i}/7]" for i in range(1, 8)]  # progress for every stage, in order
+    assert stages == [f"[{i}/8]" for i in range(1, 9)]  # progress for every stage, in order
     return out
 
 
@@ -53,7 +53,7 @@ def test_demo_writes_every_output(demo_out: Path) -> None:
     assert leftovers == []
     report = json.loads((demo_out / "report.json").read_text())
     assert report["area"]["status"] == "agreed"
-    assert set(report["capture"]) == {"top_5pct", "top_10pct", "top_20pct"}
+    assert set(report["score"]["capture"]) == {"top_5pct", "top_10pct", "top_20pct"}
     manifest = json.loads((demo_out / "manifest.json").read_text())
     assert manifest["parameters"]["seed"] == 0 and manifest["recipe"]["id"] == "demo-iocg"
 
@@ -70,11 +70,13 @@ def test_report_numbers_match_an_independent_evaluation(demo_out: Path) -> None:
     occ = values[np.asarray(rows), np.asarray(cols)]
     background = values[np.isfinite(values)]
     auc = np.mean([(background < v).mean() + 0.5 * (background == v).mean() for v in occ])
-    assert report["roc_auc"] == pytest.approx(auc, abs=1e-5)
+    assert report["score"]["roc_auc"] == pytest.approx(auc, abs=1e-5)
     area_above = np.array([(background >= v).mean() for v in occ])
-    assert report["capture"]["top_10pct"] == pytest.approx(np.mean(area_above <= 0.10), abs=1e-6)
+    assert report["score"]["capture"]["top_10pct"] == pytest.approx(
+        np.mean(area_above <= 0.10), abs=1e-6
+    )
     # the demo's evidence really predicts its occurrences (they are placed by a stated rule)
-    assert report["roc_auc"] > 0.7
+    assert report["score"]["roc_auc"] > 0.7
 
 
 def test_stac_catalogues_are_valid_and_searchable(demo_out: Path) -> None:
@@ -181,7 +183,7 @@ def test_cli_demo_in_japanese(tmp_path: Path, chromium_page) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "[7/7]" in proc.stdout and "ROC AUC" in proc.stdout and "既知鉱徴地" in proc.stdout
+    assert "[8/8]" in proc.stdout and "ROC AUC" in proc.stdout and "既知鉱徴地" in proc.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["seed"] == 1 and report["lang"] == "ja"
     page, console_errors, _ = chromium_page(out / "index.html")
@@ -232,12 +234,12 @@ def test_existing_output_is_kept_unless_overwrite(
 
 def test_failure_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stage that fails (here: the score) removes everything the earlier stages wrote."""
-    import geosurvey.prospectivity as prospectivity_module
+    import geosurvey.runner._run as run_module
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("scoring failed")
 
-    monkeypatch.setattr(prospectivity_module, "score", broken)
+    monkeypatch.setattr(run_module, "score_layers", broken)  # inject a failure in stage 6
     with pytest.raises(RuntimeError, match="scoring failed"):
         run_demo(tmp_path / "out", echo=lambda _m: None)
     assert _listing(tmp_path) == []

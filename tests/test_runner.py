@@ -108,8 +108,8 @@ def test_demo_on_real_scheduler_and_workers_equals_threads(
     report = json.loads(cluster.report.read_text())
     assert report["dask"].startswith(dask_cluster) and "2 workers" in report["dask"]
     assert json.loads(threads.report.read_text())["dask"] == "threads in this process"
-    assert report["roc_auc"] == pytest.approx(
-        json.loads(threads.report.read_text())["roc_auc"], abs=1e-9
+    assert report["score"]["roc_auc"] == pytest.approx(
+        json.loads(threads.report.read_text())["score"]["roc_auc"], abs=1e-9
     )
 
 
