@@ -302,3 +302,288 @@ def test_search_out_overwrite(catalogs, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["catalog", "search", str(catalogs["good"]), "--out", str(out), "--overwrite"]) == 0
     assert json.loads(out.read_text())["features"][0]["id"] == "good"
+
+
+# ---------------------------------------------------------------------------------------------
+# ingest
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def grids(tmp_path):
+    d = tmp_path / "grids"
+    d.mkdir()
+    write_grid(d / "rad_K_pct.tif", np.random.default_rng(2).random((64, 80)).astype("float32"), units="%")
+    return d
+
+
+INGEST_CASES = [
+    ("absolute collection id", ["--collection", "/tmp/evil"], "cannot name a folder"),
+    ("dot-dot collection id", ["--collection", "../evil"], "cannot name a folder"),
+    ("newline collection id", ["--collection", "abc\n"], "cannot name a folder"),
+    ("empty collection id", ["--collection", ""], "cannot name a folder"),
+    ("output is the input", ["--collection", "p", "--out", "{grids}"], "is or holds the input folder"),
+    ("output holds the input", ["--collection", "p", "--out", "{grids}/..", "--overwrite"],
+     "is or holds the input folder"),
+    ("not a date", ["--collection", "p", "--datetime", "not-a-date"], "ISO 8601"),
+    ("bad compression", ["--collection", "p", "--compress", "jpeg"], "deflate or zstd"),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), [c[1:] for c in INGEST_CASES], ids=[c[0] for c in INGEST_CASES])
+def test_ingest_refusals(grids, tmp_path, capsys, args, words):
+    before = tree(tmp_path)
+    out = tmp_path / "cat"
+    argv = ["catalog", "ingest", str(grids)]
+    if "--out" in args:
+        i = args.index("--out")
+        out_arg, args = args[i + 1].format(grids=grids), args[:i] + args[i + 2:]
+    else:
+        out_arg = str(out)
+    argv += [out_arg, *args]
+    if "--datetime" not in args:
+        argv += ["--datetime", "2010-06-01"]
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 1, err
+    assert err.startswith("geosurvey: error:") and "\n" not in err and words in err
+    assert tree(tmp_path) == before and not Path("/tmp/evil").exists()
+
+
+@pytest.mark.parametrize(("name", "make", "words"), [
+    ("all NaN", lambda p: write_grid(p, np.full((20, 20), np.nan, "float32")), "holds no valid pixel"),
+    ("all nodata", lambda p: write_grid(p, np.full((20, 20), -1, "int16"), nodata=-1), "holds no valid pixel"),
+    ("truncated", lambda p: p.write_bytes(
+        write_grid(p.with_suffix(".tmp"), np.random.default_rng(0).random((256, 384)).astype("float32"),
+                   tiled=True).read_bytes()[:20_000]), "is truncated"),
+    ("garbage", lambda p: p.write_bytes(b"\x00" * 500), "cannot read"),
+])
+def test_ingest_refuses_bad_grids(grids, tmp_path, capsys, name, make, words):
+    make(grids / "bad.tif")
+    for extra in grids.glob("*.tmp"):
+        extra.unlink()
+    before = tree(tmp_path)
+    assert main(["catalog", "ingest", str(grids), str(tmp_path / "cat"), "--collection", "p",
+                 "--datetime", "2010-06-01"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("geosurvey: error:") and "\n" not in err and words in err and "bad.tif" in err
+    assert tree(tmp_path) == before
+
+
+def test_ingest_keeps_every_band_and_the_attribution(grids, tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    bands = rng.random((3, 40, 50)).astype("float32")
+    with rasterio.open(grids / "rgb.tif", "w", driver="GTiff", width=50, height=40, count=3, dtype="float32",
+                       crs=CRS, transform=from_origin(500_000, 6_000_000, 25, 25)) as dst:
+        dst.write(bands)
+        dst.set_band_description(2, "green band")
+    out = tmp_path / "cat"
+    assert main(["catalog", "ingest", str(grids), str(out), "--collection", "gtk-grids", "--datetime",
+                 "2010-06-01", "--definition", "partner-geophysics", "--license", "CC-BY-4.0"]) == 0, \
+        capsys.readouterr().err
+    import pystac
+
+    cat = pystac.Catalog.from_file(str(out / "catalog.json"))
+    (item,) = cat.get_items(recursive=True)
+    assert sorted(item.assets) == ["k", "rgb_b1", "rgb_b2", "rgb_b3"]
+    assert "green band" in item.assets["rgb_b2"].title
+    for i in range(3):
+        with rasterio.open(item.assets[f"rgb_b{i + 1}"].get_absolute_href()) as src:
+            np.testing.assert_array_equal(src.read(1), bands[i])
+            tags = src.tags()
+        attribution = "Geological Survey of Finland (GTK), CC BY 4.0"  # the definition's
+        assert tags["attribution"] == attribution and tags["TIFFTAG_COPYRIGHT"] == attribution
+        assert tags["license"] == "CC-BY-4.0"
+    collection = json.loads((out / "gtk-grids" / "collection.json").read_text())
+    assert collection["providers"] == [{"name": attribution, "roles": ["producer", "licensor"]}]
+    assert main(["catalog", "validate", str(out / "catalog.json")]) == 0
+
+
+def test_write_catalog_checks_item_ids(tmp_path):
+    from geosurvey.catalogs import create_item, write_catalog
+    from geosurvey.errors import InputError
+    from geosurvey.io import read_raster, write_cog
+
+    cog = write_cog(read_raster(write_grid(tmp_path / "g.tif", np.ones((8, 8), "float32"))), tmp_path / "c.tif")
+    import datetime as dt
+
+    for bad in ("../up", "a/b", "x\n", ".hidden"):
+        item = create_item({"g": cog}, item_id=bad, datetime=dt.datetime(2020, 1, 1))
+        with pytest.raises(InputError, match="cannot name a folder"):
+            write_catalog([item], tmp_path / "out", catalog_id="c", description="d")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "up").exists()
+
+
+def test_load_refuses_a_truncated_asset(tmp_path):
+    import datetime as dt
+
+    from odc.geo.geobox import GeoBox
+
+    from geosurvey.catalogs import create_item, load
+    from geosurvey.errors import AssetError
+    from geosurvey.io import read_raster, write_cog
+
+    src = write_grid(tmp_path / "g.tif", np.random.default_rng(0).random((512, 512)).astype("float32"))
+    cog = write_cog(read_raster(src), tmp_path / "mag.tif")
+    item = create_item({"mag": cog}, item_id="m", datetime=dt.datetime(2020, 1, 1))
+    cog.write_bytes(cog.read_bytes()[: cog.stat().st_size * 2 // 3])
+    grid = GeoBox.from_bbox((500_000, 5_987_200, 512_800, 6_000_000), crs=CRS, resolution=100)
+    with pytest.raises(AssetError, match=r"item 'm' asset 'mag'.*is truncated"):
+        load([item], geobox=grid)
+
+
+# ---------------------------------------------------------------------------------------------
+# definitions and catalog list
+# ---------------------------------------------------------------------------------------------
+
+GOOD_DEFINITION = 'kind = "static"\nhref = "./catalog.json"\n'
+
+DEFINITION_CASES = [
+    ("unknown top-level key", GOOD_DEFINITION + "bogus_key = 1\n", "unknown keys ['bogus_key']"),
+    ("unknown paging key", GOOD_DEFINITION + "[paging]\ntimeout = 5\n", "[paging] has unknown keys ['timeout']"),
+    ("paging as text", GOOD_DEFINITION + '[paging]\nmax_items = "10"\n', "max_items = '10' must be a whole number"),
+    ("paging negative", GOOD_DEFINITION + "[paging]\npage_size = -5\n", "must be a finite number > 0"),
+    ("boolean timeout", GOOD_DEFINITION + "[paging]\ntimeout_s = true\n", "must be a number"),
+    ("href a number", 'kind = "static"\nhref = 5\n', "href = 5 must be text"),
+    ("attribution a list", GOOD_DEFINITION + "attribution = ['a']\n", "attribution = ['a'] must be text"),
+    ("bands value a number", GOOD_DEFINITION + "[collections.c.bands]\nB04 = 4\n", "B04 = 4 must be a common band"),
+    ("collection unknown key", GOOD_DEFINITION + "[collections.c]\nscaling = 2\n[collections.c.bands]\nB04 = 'red'\n",
+     "unknown keys ['scaling']"),
+    ("scale as text", GOOD_DEFINITION + "[collections.c]\nscale = '0.1'\n[collections.c.bands]\nB04 = 'red'\n",
+     "scale = '0.1' must be a number"),
+    ("mask exclude text", GOOD_DEFINITION + "[collections.c.bands]\nSCL = 'scl'\n[collections.c.mask]\n"
+     "band = 'scl'\nkind = 'values'\nexclude = ['3']\n", "exclude = ['3'] must be a list of whole numbers"),
+    ("ingest band unknown key", GOOD_DEFINITION + "[ingest.bands.x]\nname = 'x'\nunit = 'nT'\n", "unknown keys ['unit']"),
+    ("not UTF-8", None, "is not UTF-8"),
+    ("not TOML", "kind = \n", "is not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "words"), [c[1:] for c in DEFINITION_CASES], ids=[c[0] for c in DEFINITION_CASES])
+def test_definitions_refuse_unknown_keys_and_bad_types(tmp_path, capsys, text, words):
+    path = tmp_path / "bad.toml"
+    if text is None:
+        path.write_bytes(GOOD_DEFINITION.encode() + b"title = '\xff'\n")
+    else:
+        path.write_text(text)
+    assert main(["catalog", "show", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("geosurvey: error:") and "\n" not in err and words in err and "bad.toml" in err
+
+
+def test_catalog_list_says_what_is_missing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GEOSURVEY_CATALOGS", str(tmp_path / "nowhere"))
+    assert main(["catalog", "list"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    monkeypatch.setenv("GEOSURVEY_CATALOGS", "")
+    assert main(["catalog", "list"]) == 1
+    assert "set but empty" in capsys.readouterr().err
+    folder = tmp_path / "defs"
+    folder.mkdir()
+    monkeypatch.setenv("GEOSURVEY_CATALOGS", str(folder))
+    assert main(["catalog", "list"]) == 0
+    assert "no catalogue definitions" in capsys.readouterr().err
+    (folder / "partner.toml").write_text('kind = "static"\nhref = "${GEOSURVEY_TEST_UNSET_VAR}"\n')
+    (folder / "broken.toml").write_text(GOOD_DEFINITION + "bogus = 1\n")
+    monkeypatch.delenv("GEOSURVEY_TEST_UNSET_VAR", raising=False)
+    assert main(["catalog", "list"]) == 1
+    captured = capsys.readouterr()
+    assert "set $GEOSURVEY_TEST_UNSET_VAR to the path of catalog.json" in captured.out
+    assert "broken" in captured.out and "INVALID" in captured.out and "1 of 2 definitions" in captured.err
+    monkeypatch.setenv("GEOSURVEY_TEST_UNSET_VAR", "/data/catalog.json")
+    (folder / "broken.toml").unlink()
+    assert main(["catalog", "list"]) == 0
+    assert "/data/catalog.json" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# servers that are not STAC APIs (a real HTTP server on 127.0.0.1)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def http_server():
+    """A real HTTP server on 127.0.0.1 answering each path with a body given by the test."""
+    import http.server
+    import socketserver
+    import threading
+
+    pages: dict[str, tuple[str, bytes]] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self):
+            kind, body = pages.get(self.path.split("?")[0], ("text/html", b"<html>Sign in</html>"))
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", pages
+    server.shutdown()
+    server.server_close()
+
+
+def test_servers_that_are_not_stac_apis(http_server, catalogs, tmp_path, capsys):
+    url, pages = http_server
+    # a login page answering 200 with HTML
+    assert main(["catalog", "search", url + "/"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "did not answer with a STAC API landing page" in err and "\n" not in err
+    assert main(["catalog", "search", url + "/catalog.json"]) == 1
+    assert "is not a readable STAC catalogue" in capsys.readouterr().err
+    # a landing page that is STAC, and a search answered with HTML, then with a malformed Feature
+    pages["/"] = ("application/json", json.dumps({
+        "type": "Catalog", "id": "api", "description": "d", "stac_version": "1.1.0",
+        "conformsTo": ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search"],
+        "links": [{"rel": "self", "href": url + "/"}, {"rel": "root", "href": url + "/"},
+                  {"rel": "search", "href": url + "/search", "type": "application/geo+json", "method": "GET"},
+                  {"rel": "search", "href": url + "/search", "type": "application/geo+json", "method": "POST"}],
+    }).encode())
+    assert main(["catalog", "search", url + "/", "--bbox", "24,67,25,68"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "answered its search with something that is not STAC items" in err and "\n" not in err
+    bad_feature = item_doc("x")
+    del bad_feature["geometry"]["coordinates"], bad_feature["properties"]
+    pages["/search"] = ("application/geo+json", json.dumps(
+        {"type": "FeatureCollection", "features": [bad_feature], "links": []}).encode())
+    assert main(["catalog", "search", url + "/", "--bbox", "24,67,25,68"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("geosurvey: error:") and "not STAC items" in err and "\n" not in err
+    # an unreachable static catalogue URL
+    from stac_api import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/catalog.json"
+    assert main(["catalog", "search", dead]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot be reached" in err and "\n" not in err
+
+
+def test_publish_checks_the_landing_page(http_server, grids, tmp_path, capsys):
+    url, pages = http_server
+    out = tmp_path / "cat"
+    assert main(["catalog", "ingest", str(grids), str(out), "--collection", "p", "--datetime", "2010-06-01"]) == 0
+    capsys.readouterr()
+    assert main(["catalog", "publish", str(out), "--api", url]) == 1  # HTML with status 200
+    err = capsys.readouterr().err.strip()
+    assert "answered text/html, not a STAC API landing page" in err and "\n" not in err
+    pages["/"] = ("application/json", json.dumps({
+        "type": "Catalog", "id": "api", "description": "read-only", "stac_version": "1.1.0", "links": [],
+        "conformsTo": ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search"],
+    }).encode())
+    assert main(["catalog", "publish", str(out), "--api", url]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "does not declare the Transactions extension" in err
+    pages["/"] = ("application/json", b'{"links": []}')
+    assert main(["catalog", "publish", str(out), "--api", url]) == 1
+    assert "declares no conformance classes" in capsys.readouterr().err
+    assert main(["catalog", "publish", str(out), "--api", "ftp://example"]) == 1
+    assert "must start with http" in capsys.readouterr().err
