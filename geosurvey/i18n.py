@@ -156,6 +156,9 @@ _EN = {
     "size": "Size",
     "notes": "Notes",
     "proposer": "Proposed by",
+    "col_layer": "Evidence layer",
+    "col_units": "Units",
+    "col_why": "Why it matters",
     # -- end of web maps and portal block --
     # -- run and demo (geosurvey.runner.run, geosurvey.demo; issue 8) --
     "run_stage": "[{i}/{n}] {name}",
@@ -372,6 +375,9 @@ _JA = {
     "size": "サイズ",
     "notes": "備考",
     "proposer": "提案者",
+    "col_layer": "証拠レイヤー",
+    "col_units": "単位",
+    "col_why": "地質学的な根拠",
     # -- end of web maps and portal block --
     # -- run and demo (geosurvey.runner.run, geosurvey.demo; issue 8) --
     "run_stage": "[{i}/{n}] {name}",
