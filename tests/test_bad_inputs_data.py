@@ -587,3 +587,27 @@ def test_publish_checks_the_landing_page(http_server, grids, tmp_path, capsys):
     assert "declares no conformance classes" in capsys.readouterr().err
     assert main(["catalog", "publish", str(out), "--api", "ftp://example"]) == 1
     assert "must start with http" in capsys.readouterr().err
+
+
+def test_load_names_a_corrupt_asset_when_computing(tmp_path):
+    """A block whose bytes are garbage passes every header check; reading it raises AssetError."""
+    import datetime as dt
+
+    from odc.geo.geobox import GeoBox
+
+    from geosurvey.catalogs import create_item, load
+    from geosurvey.errors import AssetError
+    from geosurvey.io import read_raster, write_cog
+
+    src = write_grid(tmp_path / "g.tif", np.random.default_rng(0).random((512, 512)).astype("float32"))
+    cog = write_cog(read_raster(src), tmp_path / "mag.tif")
+    item = create_item({"mag": cog}, item_id="m", datetime=dt.datetime(2020, 1, 1))
+    with rasterio.open(cog) as f:
+        offset = int(f.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+    data = bytearray(cog.read_bytes())
+    data[offset : offset + 2000] = b"\xff" * 2000  # deflate stream destroyed, file size unchanged
+    cog.write_bytes(bytes(data))
+    grid = GeoBox.from_bbox((500_000, 5_987_200, 512_800, 6_000_000), crs=CRS, resolution=25)
+    ds = load([item], geobox=grid, chunks={"x": 256, "y": 256})  # headers are fine: nothing raised yet
+    with pytest.raises(AssetError, match=r"mag\.tif \(band 1\) cannot be read"):
+        ds["mag"].compute()

@@ -21,6 +21,7 @@ import rasterio
 import rasterio.errors
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.loader import RioDriver, RioReader
 from pystac.extensions.eo import EOExtension
 from pystac.extensions.raster import RasterExtension
 
@@ -292,6 +293,30 @@ def _check_local_assets(plan: LoadPlan) -> None:
                     )
 
 
+class _AssetReader(RioReader):
+    """odc-loader's rasterio reader, whose read errors name the asset instead of surfacing as
+    rasterio's ``RasterioIOError``/``WarpOperationError`` from deep inside a Dask computation."""
+
+    def read(self, cfg: Any, dst_geobox: GeoBox, *, dst: Any = None, selection: Any = None) -> Any:
+        try:
+            return super().read(cfg, dst_geobox, dst=dst, selection=selection)
+        except rasterio.errors.RasterioError as exc:
+            cause = exc.__cause__ or exc.__context__
+            text = str(cause if "previous exception" in str(exc) and cause is not None else exc)
+            reason = text.splitlines()[0] if text else type(exc).__name__
+            raise AssetError(
+                f"asset {unquote(self._src.uri)} (band {self._src.band}) cannot be read ({reason}); the file is "
+                "corrupt or truncated: re-create the COG or copy it again"
+            ) from None
+
+
+class _AssetDriver(RioDriver):
+    """odc-loader's rasterio driver with :class:`_AssetReader` (odc-stac's ``driver=`` hook)."""
+
+    def open(self, src: Any, ctx: Any) -> _AssetReader:
+        return _AssetReader(src, ctx)
+
+
 # --------------------------------------------------------------------------------------------
 # load
 # --------------------------------------------------------------------------------------------
@@ -412,6 +437,7 @@ def _load_group(
         groupby=groupby,
         stac_cfg=group.stac_cfg(),
         fail_on_error=True,
+        driver=_AssetDriver(),
     )
     bad = _apply_mask(ds, plan.mask) if plan.mask is not None and mask_band in ds else None
     ids = ", ".join(item.id for item in group.items[:5])
