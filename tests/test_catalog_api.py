@@ -90,6 +90,21 @@ def test_bbox_and_datetime(stac_api):
     assert {i.id for i in search(url, datetime=("2015-01-01", None))} == expected
 
 
+def test_bbox_across_the_antimeridian(stac_api):
+    """West > east means the box crosses 180° (STAC): the API and a static catalogue agree."""
+    url = stac_api.urls["planetary-computer"]
+    docs = _docs(stac_api, "planetary-computer", "sentinel-2-l2a")
+    w, _, e, _ = shapely.geometry.shape(docs[0]["geometry"]).bounds
+    world_but_the_item = (e + 1, -90, w - 1, 90)  # from e+1 east across 180° to w-1
+    expected = {d["id"] for d in docs
+                if shapely.geometry.shape(d["geometry"]).intersects(
+                    shapely.MultiPolygon([shapely.box(e + 1, -90, 180, 90), shapely.box(-180, -90, w - 1, 90)]))}
+    found = {i.id for i in search(url, collections="sentinel-2-l2a", bbox=world_but_the_item)}
+    assert found == expected and docs[0]["id"] not in found
+    everything_across = (w - 1, -90, w - 2, 90)  # all longitudes but a 1° band west of the item
+    assert docs[0]["id"] in {i.id for i in search(url, collections="sentinel-2-l2a", bbox=everything_across)}
+
+
 def test_intersects_area(stac_api):
     url = stac_api.urls["planetary-computer"]
     docs = _docs(stac_api, "planetary-computer", "naip")

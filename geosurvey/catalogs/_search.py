@@ -331,7 +331,8 @@ def search(
         ``"planetary-computer"``, ``"partner-geophysics"``), a STAC API URL, the path of a static
         ``catalog.json``, or an open :class:`pystac_client.Client` / :class:`pystac.Catalog`.
     bbox
-        ``(west, south, east, north)`` in degrees (EPSG:4326).
+        ``(west, south, east, north)`` in degrees (EPSG:4326); west > east is a box across the
+        antimeridian (180°), as in STAC. South > north, or values out of range, are refused.
     intersects
         A GeoJSON dict or shapely geometry in EPSG:4326.
     area
@@ -399,6 +400,12 @@ def search(
     if limit is None:
         limit = definition.page_size if definition is not None else 100
     if isinstance(client, pystac_client.Client):
+        if bbox is not None and _bbox_geometry(bbox).geom_type == "MultiPolygon":
+            # across 180°: sent as the two boxes it means, since servers differ on W > E bboxes
+            crossing = _bbox_geometry(bbox)
+            if intersects is not None:
+                crossing = crossing.intersection(shapely.geometry.shape(intersects))
+            bbox, intersects = None, shapely.geometry.mapping(crossing)
         return _search_api(
             client, bbox=bbox, intersects=intersects, collections=collections, datetime=datetime,
             filter=filter, query=query, ids=ids, sortby=sortby, max_items=max_items, limit=limit,
