@@ -104,7 +104,7 @@ _GROUPS = {
     "evidence": "geosurvey.cli.evidence",
     "recipe": "geosurvey.cli.recipe",
 }
-_COMMANDS = ("geosurvey.cli.demo", "geosurvey.cli.run", "geosurvey.cli.batch", "geosurvey.cli.map")
+_COMMANDS = ("geosurvey.cli.demo", "geosurvey.cli.run", "geosurvey.cli.batch", "geosurvey.cli.map", "geosurvey.cli.publish")
 
 for _name, _module in _GROUPS.items():
     app.add_typer(importlib.import_module(_module).app, name=_name)

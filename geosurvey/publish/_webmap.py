@@ -70,7 +70,7 @@ from geosurvey.publish._vectors import (
     _vector_layer,
 )
 
-__all__ = ["BASEMAPS", "Basemap", "RasterMode", "save_web_map", "web_map"]
+__all__ = ["BASEMAPS", "Basemap", "RasterMode", "overview_map", "save_web_map", "web_map"]
 
 
 # Vector symbology (Leaflet path options). Faults and occurrences must read on both the dark and
@@ -932,3 +932,75 @@ def save_web_map(m: folium.Map, path: str | Path, *, threads: int | None = None)
             layer.url = f"{quote(folder.name)}/{layer.gs_slug}/{{z}}/{{x}}/{{y}}.png"
         page = m.get_root().render()
     return atomic_write_text(path, page)
+
+
+def overview_map(
+    survey_areas: gpd.GeoDataFrame,
+    *,
+    lang: Language = "en",
+    title: str | None = None,
+    links: Mapping[str, str] | None = None,
+    basemaps: Sequence[Basemap] = (),
+) -> folium.Map:
+    """A map of the registry's survey areas alone, coloured by status (the portal's overview).
+
+    Parameters
+    ----------
+    survey_areas
+        As for :func:`web_map` (``Registry.to_geodataframe()``).
+    lang
+        ``"en"`` or ``"ja"``.
+    title
+        The map's title (default: ``TEXT[lang]["survey_areas"]``).
+    links
+        Area id → a relative URL shown in its popup ("Results and downloads"), opened in the
+        top window (the overview may sit in an ``<iframe>``).
+    basemaps
+        As for :func:`web_map`; none by default (no network request).
+
+    Returns
+    -------
+    folium.Map
+        Save it with :func:`save_web_map`.
+    """
+    lang = check_lang(lang)
+    text = TEXT[lang]
+    gdf = _vector_layer(survey_areas, "survey_areas", _POLYGONS)
+    props = _survey_area_properties(gdf, lang)
+    for prop, area_id in zip(props, gdf["id"], strict=True):
+        url = (links or {}).get(str(area_id))
+        if url is not None:
+            link = (
+                f'<div class="gs-popup-link"><a href="{_e(url)}" target="_top">'
+                f"{_e(text['link_details'])}</a></div>"
+            )
+            prop["gs_popup"] = prop["gs_popup"].removesuffix("</div>") + link + "</div>"
+    m = _new_map(lang=lang, title=text["survey_areas"] if title is None else str(title))
+    base_layers = _basemap_layers(basemaps, text)
+    for layer in base_layers:
+        layer.add_to(m)
+    if base_layers:
+        folium.FeatureGroup(name=_e(text["no_basemap"]), overlay=False, show=False).add_to(m)
+    layer = _survey_areas_layer(gdf, props, text)
+    layer.add_to(m)
+    statuses = [s for s in SURVEY_AREA_STATUSES if any(p["gs_status"] == s for p in props)]
+    key = "".join(
+        f"<div>{_swatch_line(_STATUS_STYLE[s])}{_e(text[f'status_{s}'])}</div>" for s in statuses
+    )
+    Legends(
+        [
+            LegendEntry(
+                f'<div class="gs-legend-title">{_e(text["survey_areas"])}</div>{key}',
+                layer=layer,
+                class_name="gs-legend-status",
+            )
+        ],
+        opacity_label=text["opacity"],
+    ).add_to(m)
+    folium.LayerControl(position="topright", collapsed=True).add_to(m)
+    Tools(
+        text=text, prefix=_e(f"Leaflet {leaflet_version()}"), attributions=[_e(text["made_with"])]
+    ).add_to(m)
+    west, south, east, north = gdf.total_bounds
+    m.fit_bounds([[float(south), float(west)], [float(north), float(east)]])
+    return m
