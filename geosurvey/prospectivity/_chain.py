@@ -233,7 +233,7 @@ def build_layer(spec: Any, ds: xr.Dataset, *, features: Mapping[str, gpd.GeoData
     for i, step in enumerate(spec.steps):
         entry = EVIDENCE_FUNCTIONS[step.fn]
         kwargs = dict(step.params.to_dict())
-        for name in entry.run_time:
+        for name in sorted(entry.run_time):
             if name not in kwargs:
                 value = context.run_time_value(name)
                 if value is None:

@@ -101,6 +101,43 @@ def check_membership(
         raise RecipeError(f"{kind} membership for {name!r} needs midpoint > 0 (got {midpoint})")
 
 
+def _membership_kernel(
+    x: np.ndarray,
+    *,
+    kind: str,
+    low: float | None,
+    high: float | None,
+    midpoint: float | None,
+    spread: float | None,
+    increasing: bool,
+) -> np.ndarray:
+    """The membership formulas of :func:`membership` on one NumPy block.
+
+    Run block by block by Dask, so the floating-point state is set here, where the arithmetic
+    happens (``np.errstate`` around graph construction does nothing at compute time): overflow of
+    ``exp`` or a square for extreme evidence values gives the formula's limit (0 or 1), not a
+    warning.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        if kind == "linear":
+            mu = np.clip((x - low) / (high - low), 0.0, 1.0)  # type: ignore[operator]
+            if not increasing:
+                mu = 1.0 - mu
+        elif kind == "sigmoid":
+            z = (x - midpoint) / spread  # type: ignore[operator]
+            mu = expit(z if increasing else -z)
+        elif kind in ("large", "small"):
+            # 1 / (1 + (x / m) ** ∓s) written as a logistic of s (ln x - ln m): no overflow
+            positive = x > 0
+            log_ratio = np.log(np.where(positive, x, 1.0)) - np.log(midpoint)  # type: ignore[arg-type]
+            sign = 1.0 if kind == "large" else -1.0
+            mu = np.where(positive, expit(sign * spread * log_ratio), 0.0 if kind == "large" else 1.0)  # type: ignore[operator]
+        else:  # gaussian
+            mu = np.exp(-0.5 * np.square((x - midpoint) / spread))  # type: ignore[operator]
+    return np.where(np.isnan(x), np.nan, mu)
+
+
 def membership(
     evidence: xr.DataArray,
     *,
@@ -152,33 +189,25 @@ def membership(
     check_membership(
         kind, low=low, high=high, midpoint=midpoint, spread=spread, increasing=increasing, name=name
     )
-    x = evidence
-    # Every branch is written so that no floating-point warning can arise at compute time, where
-    # ``np.errstate`` around graph construction does nothing on Dask: logistic functions through
-    # scipy's ``expit`` (no overflow), powers through logarithms of positive values only.
+    params = dict(low=low, high=high, midpoint=midpoint, spread=spread, increasing=increasing)
+    mu = xr.apply_ufunc(
+        _membership_kernel,
+        evidence,
+        kwargs={"kind": kind, **params},
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        keep_attrs=True,  # also the CRS attributes of the spatial_ref coordinate
+    )
     if kind == "linear":
-        mu = ((x - low) / (high - low)).clip(0.0, 1.0)  # type: ignore[operator]
-        if not increasing:
-            mu = 1.0 - mu
         params = f"low={low}, high={high}, increasing={increasing}"
     elif kind == "sigmoid":
-        z = (x - midpoint) / spread  # type: ignore[operator]
-        mu = expit(z if increasing else -z)
         params = f"midpoint={midpoint}, spread={spread}, increasing={increasing}"
-    elif kind in ("large", "small"):
-        # 1 / (1 + (x / m) ** -s) == expit(s * (ln x - ln m)) for x > 0
-        log_ratio = np.log(x.where(x > 0)) - np.log(midpoint)  # type: ignore[arg-type]
-        if kind == "large":
-            mu = expit(spread * log_ratio).where(x > 0, 0.0)  # type: ignore[operator]
-        else:
-            mu = expit(-spread * log_ratio).where(x > 0, 1.0)  # type: ignore[operator]
-        mu = mu.where(x.notnull())
-        params = f"midpoint={midpoint}, spread={spread}"
-    else:  # gaussian
-        mu = np.exp(-0.5 * (((x - midpoint) / spread) ** 2).clip(max=1e4))  # type: ignore[operator]
+    else:
         params = f"midpoint={midpoint}, spread={spread}"
     mu = mu.astype(evidence.dtype if np.issubdtype(evidence.dtype, np.floating) else np.float32)
     mu.attrs = dict(evidence.attrs)
+    if "grid_mapping" in evidence.encoding:  # where rioxarray finds the CRS (apply_ufunc drops it)
+        mu.encoding["grid_mapping"] = evidence.encoding["grid_mapping"]
     return annotate(
         mu,
         f"membership({kind}, {params})",
