@@ -483,3 +483,23 @@ def test_registry_keygen_and_party_paths_that_are_the_wrong_kind(
     code, _, err = cli(capsys, "aoi", "keygen", "-p", "JP\n", "--out", tmp_path / "k.pem")
     one_line_refusal(code, err, "party 'JP\\n': party codes are")
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ["mp.geojson", "parties.toml", "areas.gpkg"])
+def test_export_never_writes_into_the_registry(
+    capsys, tmp_path: Path, registry: Path, name: str
+) -> None:
+    """An export onto an area file (or parties.toml) with --overwrite would replace an input."""
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "aoi", "export", registry / name, "--format", "geojson", "--overwrite", "-r", registry)  # fmt: skip
+    one_line_refusal(
+        code, err, f"is inside the registry folder {registry}", "write it outside the registry"
+    )
+    assert snapshot(tmp_path) == before
+
+
+def test_a_key_that_is_a_folder_is_named_as_such(capsys, tmp_path: Path, registry: Path) -> None:
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "aoi", "approve", "mp", "-p", "JP", "-k", registry, "-r", registry)
+    one_line_refusal(code, err, f"{registry} is a folder; give the party's private key file")
+    assert snapshot(tmp_path) == before

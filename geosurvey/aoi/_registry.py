@@ -846,8 +846,21 @@ class Registry:
             Replace an existing file.
         **filters
             Those of :meth:`areas`.
+
+        Raises
+        ------
+        OutputError
+            ``path`` is in the registry folder (it could replace an area file or
+            ``parties.toml``), is a folder, or exists and ``overwrite`` is false.
+        InputError
+            Unknown format, or no area matches the filters.
         """
         path = Path(path)
+        if path.absolute().parent.resolve() == self.path.resolve():
+            raise OutputError(
+                f"export: {path} is inside the registry folder {self.path}; a layer written there "
+                "could replace an area file or parties.toml: write it outside the registry"
+            )
         fmt = export_format_for(path, format)
         frame = self.to_geodataframe(**filters)
         if frame.empty:

@@ -97,6 +97,10 @@ def load_private_key(key: PrivateKeyLike, *, where: str = "private key") -> Ed25
         data, source = key, where
     else:
         path = Path(key)
+        if path.is_dir():
+            raise InputError(
+                f"{where}: {path} is a folder; give the party's private key file (PEM)"
+            )
         if not path.is_file():
             raise MissingInputError(
                 f"{where}: key file {path} does not exist; create one with `geosurvey aoi keygen`"
