@@ -129,6 +129,8 @@ __all__ = [
     "DemoSurvey",
     "forward_total_field",
     "make_demo_survey",
+    "pixel_centres",
+    "smooth_field",
 ]
 
 #: Where the demo area is centred (degrees east, degrees north): central Nevada, USA.
@@ -271,7 +273,7 @@ def make_demo_survey(*, seed: int = 0, resolution: float = 100.0) -> DemoSurvey:
     occurrences = _place_occurrences(geology, bodies, square)
     halos = _draw_halos(geology, bodies, faults)
 
-    easting, northing = _pixel_centres(geobox)
+    easting, northing = pixel_centres(geobox)
     alteration = _alteration(halos, easting, northing)
     tmi = _forward_tmi(bodies, easting, northing, height=SURVEY_HEIGHT,
                        inclination=FIELD_INCLINATION, declination=FIELD_DECLINATION)
@@ -352,7 +354,7 @@ def forward_total_field(
     if len(bad):
         raise InputError(f"bodies rows {list(bad.index)} have no volume: need west < east, "
                          "south < north and bottom < top")
-    easting, northing = _pixel_centres(geobox)
+    easting, northing = pixel_centres(geobox)
     tmi = _forward_tmi(bodies, easting, northing, height=height,
                        inclination=inclination, declination=declination)
     step = (f"forward_total_field(height={height:g} m, inclination={inclination:g}, "
@@ -386,8 +388,8 @@ def _to_lonlat(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.transform(geom, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
 
 
-def _pixel_centres(geobox: GeoBox) -> tuple[np.ndarray, np.ndarray]:
-    """Easting and northing (metres) of every pixel centre, each shaped ``(y, x)``."""
+def pixel_centres(geobox: GeoBox) -> tuple[np.ndarray, np.ndarray]:
+    """Easting and northing (metres) of every pixel centre of ``geobox``, each shaped ``(y, x)``."""
     coords = geobox.coordinates
     easting, northing = np.meshgrid(coords["x"].values, coords["y"].values)
     return easting, northing
@@ -571,9 +573,10 @@ def _forward_tmi(bodies: pd.DataFrame, easting: np.ndarray, northing: np.ndarray
     return hm.total_field_anomaly(b, inclination, declination)
 
 
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], *, length: float,
-                  resolution: float) -> np.ndarray:
-    """Zero-mean, unit-variance Gaussian random field with correlation length ``length`` metres.
+def smooth_field(rng: np.random.Generator, shape: tuple[int, int], *, length: float,
+                 resolution: float) -> np.ndarray:
+    """Zero-mean, unit-variance Gaussian random field with correlation length ``length`` metres
+    on a grid of ``shape`` pixels of ``resolution`` metres (shared by the demo generators).
 
     Hand-written (white noise smoothed by :func:`scipy.ndimage.gaussian_filter`) because it is a
     few lines and none of the stack's libraries ships a seeded random-field generator.
@@ -585,7 +588,7 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], *, length: f
 def _radiometrics(rng: np.random.Generator, alteration: np.ndarray, *,
                   resolution: float) -> dict[str, np.ndarray]:
     shape = alteration.shape
-    g1, g2, g3 = (_smooth_field(rng, shape, length=2500, resolution=resolution) for _ in range(3))
+    g1, g2, g3 = (smooth_field(rng, shape, length=2500, resolution=resolution) for _ in range(3))
     k = np.maximum(1.8 + 0.4 * g1, 0.3) * (1 + 1.2 * alteration)
     eth = np.maximum(10 + 1.5 * g1 + 2.0 * g2, 2.0) * (1 - 0.3 * alteration)
     eu = np.maximum(2.5 + 0.3 * g3, 0.5) * (1 + 0.35 * alteration)
@@ -600,9 +603,9 @@ def _radiometrics(rng: np.random.Generator, alteration: np.ndarray, *,
 def _reflectance(rng: np.random.Generator, alteration: np.ndarray, *,
                  resolution: float) -> dict[str, np.ndarray]:
     shape = alteration.shape
-    cover = np.clip(0.15 + 0.08 * _smooth_field(rng, shape, length=1500, resolution=resolution),
+    cover = np.clip(0.15 + 0.08 * smooth_field(rng, shape, length=1500, resolution=resolution),
                     0.0, 0.5)
-    brightness = 1 + 0.08 * _smooth_field(rng, shape, length=3000, resolution=resolution)
+    brightness = 1 + 0.08 * smooth_field(rng, shape, length=3000, resolution=resolution)
     # soil spectrum altered band by band: iron oxides (blue down, red up), AlOH clays (swir22 down)
     factor = {"blue": 1 - 0.3 * alteration, "red": 1 + 0.15 * alteration,
               "swir22": 1 - 0.25 * alteration}
