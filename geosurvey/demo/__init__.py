@@ -6,5 +6,17 @@ Everything here is DEMO data, generated deterministically from a seed; it stands
 
 from geosurvey.demo._run import DemoData, DemoResult, make_demo_data, run_demo
 from geosurvey.demo._synthetic import DemoSurvey, make_demo_survey
+from geosurvey.demo._systems import SYSTEMS, SystemSpec, SystemSurvey, make_system_survey
 
-__all__ = ["DemoData", "DemoResult", "DemoSurvey", "make_demo_data", "make_demo_survey", "run_demo"]
+__all__ = [
+    "SYSTEMS",
+    "DemoData",
+    "DemoResult",
+    "DemoSurvey",
+    "SystemSpec",
+    "SystemSurvey",
+    "make_demo_data",
+    "make_demo_survey",
+    "make_system_survey",
+    "run_demo",
+]
