@@ -21,10 +21,10 @@ CRS = "EPSG:32633"
 
 
 def write_grid(path: Path, data: np.ndarray, *, nodata=None, units: str | None = None, tiled=False) -> Path:
+    layout = {"tiled": True, "blockxsize": 128, "blockysize": 128, "compress": "deflate"} if tiled else {}
     with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
                        dtype=data.dtype, crs=CRS, transform=from_origin(500_000, 6_000_000, 25, 25),
-                       nodata=nodata, tiled=tiled, blockxsize=128 if tiled else None,
-                       blockysize=128 if tiled else None, compress="deflate" if tiled else None) as dst:
+                       nodata=nodata, **layout) as dst:
         dst.write(data, 1)
         if units:
             dst.update_tags(units=units)
@@ -611,3 +611,41 @@ def test_load_names_a_corrupt_asset_when_computing(tmp_path):
     ds = load([item], geobox=grid, chunks={"x": 256, "y": 256})  # headers are fine: nothing raised yet
     with pytest.raises(AssetError, match=r"mag\.tif \(band 1\) cannot be read"):
         ds["mag"].compute()
+
+
+# every evidence command on a truncated raster and on an all-NaN raster: one line, nothing written
+EVERY_COMMAND = {
+    "reduction-to-pole": ["--inclination", "70", "--declination", "5"],
+    "vertical-derivative": [], "derivative-easting": [], "derivative-northing": [],
+    "total-horizontal-gradient": [], "tilt-derivative": [], "analytic-signal": [],
+    "upward-continuation": ["--height", "100"], "slope": [], "aspect": [], "hillshade": [],
+    "landsat-toa": ["--mtl", "{in}/good_MTL.txt", "--band", "4"],
+    "ratio": ["{grid}"],
+    "distance": [], "line-density": ["--radius", "100"],
+}
+
+
+# distance and density read only the grid's geometry, not its values: an all-NaN grid is fine there
+BAD_GRID_RUNS = [(c, g) for c in sorted(EVERY_COMMAND) for g in ("truncated.tif", "allnan.tif")
+                 if not (g == "allnan.tif" and c in ("distance", "line-density"))]
+
+
+@pytest.mark.parametrize(("command", "grid"), BAD_GRID_RUNS)
+def test_every_evidence_command_refuses_bad_grids(files, tmp_path, capsys, command, grid):
+    (files / "good_MTL.txt").write_text("GROUP = L1_METADATA_FILE\n  SUN_ELEVATION = 45.0\n"
+                                        "  REFLECTANCE_MULT_BAND_4 = 2.0E-05\n  REFLECTANCE_ADD_BAND_4 = -0.1\n"
+                                        "END_GROUP = L1_METADATA_FILE\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    path = str(files / grid)
+    head = [str(files / "faults.json"), path] if command in ("distance", "line-density") else [path]
+    extra = [a.format(**{"in": files, "grid": path}) for a in EVERY_COMMAND[command]]
+    code = main(["evidence", command, *head, *extra, str(out / "o.tif"), "--overwrite"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 or (len(err) == 2 and "warning" in err[0]), err
+    assert err[-1].startswith("geosurvey: error:")
+    # a truncated GeoTIFF fails at open (its directory is cut off) or at the block check
+    words = ("is truncated", "cannot read raster") if grid == "truncated.tif" else ("no valid pixel",)
+    assert any(w in err[-1] for w in words), err[-1]
+    assert not list(out.iterdir())
