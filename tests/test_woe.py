@@ -246,6 +246,11 @@ def test_posterior_and_its_std_follow_the_formula_lazily() -> None:
     np.testing.assert_allclose(s[valid], (want * np.sqrt(var))[valid], rtol=1e-6)
     assert np.isnan(p[~valid]).all() and np.isnan(s[~valid]).all()
     assert post.prior == pytest.approx(prior)
+    # one layer: P = logistic(logit(prior) + W)
+    one = posterior([wa]).probability.values
+    want_one = 1 / (1 + np.exp(-(math.log(prior / (1 - prior)) + np.where(ina, wa.w_plus, wa.w_minus))))
+    np.testing.assert_allclose(one[valid], want_one[valid], rtol=1e-6)
+    assert np.isnan(one[~valid]).all()
 
 
 def test_conditional_independence_sums_variances() -> None:

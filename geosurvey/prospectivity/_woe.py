@@ -172,13 +172,17 @@ class _FineBins:
     def scale(self) -> float:
         return _FINE_BINS / (self.hi - self.lo) if self.hi > self.lo else 0.0
 
-    def bins(self, x: np.ndarray) -> np.ndarray:
-        """Bin of each value (``_FINE_BINS`` for NaN and values outside [lo, hi])."""
-        x = np.asarray(x, dtype=np.float64)
-        f = (x - self.lo) * self.scale
-        outside = ~((x >= self.lo) & (x <= self.hi))
+    def bins(self, x: np.ndarray, *, check_range: bool = True) -> np.ndarray:
+        """Bin of each value (``_FINE_BINS`` for NaN and, with ``check_range``, values outside
+        [lo, hi]; without it the caller knows every value is inside)."""
+        x = np.asarray(x)
+        f = np.subtract(x, self.lo, dtype=np.float64)
+        np.multiply(f, self.scale, out=f)
         np.clip(f, 0, _FINE_BINS - 1, out=f)
-        f[outside] = _FINE_BINS
+        if check_range:
+            f[~((x >= self.lo) & (x <= self.hi))] = _FINE_BINS
+        else:
+            np.nan_to_num(f, copy=False, nan=_FINE_BINS)
         return f.astype(np.int32)
 
 
@@ -188,6 +192,7 @@ class _Classer:
 
     edges: np.ndarray | None = None  # k + 1 increasing edges: [e0, e1), ..., [e_{k-1}, e_k]
     codes: np.ndarray | None = None  # k sorted integer codes
+    covers_data: bool = False  # edges from the data itself: every valid value is in [e0, ek]
 
     @property
     def k(self) -> int:
@@ -217,23 +222,23 @@ class _Classer:
         if self.codes is not None:
             codes = self.codes
             lo, span = int(codes[0]), int(codes[-1] - codes[0])
-            lut = np.zeros(span + 2, np.int32)
+            lut = np.zeros(span + 3, np.int32)  # [span + 1]: above; [-1] (= span + 2): below / NaN
             lut[(codes - lo).astype(np.int64)] = np.arange(1, codes.size + 1)
             for strip in _strips(values):
-                with np.errstate(invalid="ignore"):
-                    f = strip.astype(np.float64) - lo
-                    ok = (f >= 0) & (f <= span)
-                f = np.where(ok, f, span + 1)
-                i = f.astype(np.int64)
+                f = np.subtract(strip, lo, dtype=np.float64)
+                np.nan_to_num(f, copy=False, nan=-1.0)
+                np.clip(f, -1.0, span + 1.0, out=f)
+                i = f.astype(np.intp)  # truncation: -1 < f < 0 gives 0, caught below
                 cls = lut[i]
-                cls[i != f] = 0  # not an integer code
+                if not self.covers_data:  # values not seen when the codes were found
+                    cls[i != f] = 0
                 flat[pos : pos + strip.size] = cls
                 pos += strip.size
             return out
         fb, lut, ambiguous = self._tables()
         inner = self.edges[1:-1]  # type: ignore[index]
         for strip in _strips(values):
-            bins = fb.bins(strip)
+            bins = fb.bins(strip, check_range=not self.covers_data)
             cls = lut[bins]
             amb = ambiguous[bins]
             if amb.any():
@@ -248,7 +253,8 @@ class _Classer:
         for strip in _strips(np.asarray(values)):
             idx = self.index(strip)
             total[: self.k + 1] += np.bincount(idx, minlength=self.k + 1)
-            total[self.k + 1] += int(np.count_nonzero(np.isfinite(strip) & (idx == 0)))
+            if not self.covers_data:
+                total[self.k + 1] += int(np.count_nonzero(np.isfinite(strip) & (idx == 0)))
         total[0] = 0
         return total
 
@@ -285,7 +291,7 @@ def _quantile_edges(values: np.ndarray, k: int) -> np.ndarray:
     fb = _FineBins(lo, hi)
     hist = np.zeros(_FINE_BINS + 1, np.int64)
     for strip in _strips(values):
-        hist += np.bincount(fb.bins(strip), minlength=_FINE_BINS + 1)
+        hist += np.bincount(fb.bins(strip, check_range=False), minlength=_FINE_BINS + 1)
     cum = np.cumsum(hist[:_FINE_BINS])
     n = int(cum[-1])
     ranks = ((n - 1) * np.arange(k + 1)) // k
@@ -294,9 +300,9 @@ def _quantile_edges(values: np.ndarray, k: int) -> np.ndarray:
     needed[bins] = True
     needed[_FINE_BINS] = False
     picked = np.concatenate(
-        [strip[needed[fb.bins(strip)]] for strip in _strips(values)]
+        [strip[needed[fb.bins(strip, check_range=False)]] for strip in _strips(values)]
     ).astype(np.float64)
-    picked_bins = fb.bins(picked)
+    picked_bins = fb.bins(picked, check_range=False)
     edges = np.empty(k + 1)
     for i, (rank, b) in enumerate(zip(ranks, bins, strict=True)):
         in_bin = np.sort(picked[picked_bins == b])
@@ -691,7 +697,7 @@ def weights_of_evidence(
         data, method = values, str(classify)
     elif edges is not None:
         method = "edges"
-    classer = _Classer(edges=edges) if edges is not None else None
+    classer = None if edges is None else _Classer(edges=edges, covers_data=method != "edges")
     try:
         counts, at_deposits = _first_pass(data, classer, rows, cols)
     except InputError as exc:
@@ -704,7 +710,7 @@ def weights_of_evidence(
         if not counts:
             raise InputError(f"weights of evidence: layer {layer!r} has no valid pixels")
         codes = np.array(sorted(counts), dtype=float)
-        classer = _Classer(codes=codes)
+        classer = _Classer(codes=codes, covers_data=True)  # every valid value is one of them
         class_cells = np.array([counts[int(c)] for c in codes], np.int64)
         lower = upper = codes
         class_values = codes
@@ -990,6 +996,48 @@ def _condition_code(layers: list[BinaryEvidence]) -> xr.DataArray:
     )  # fmt: skip
 
 
+def _posterior_kernel(
+    layers: list[BinaryEvidence], p: np.ndarray, sd: np.ndarray
+) -> Any:
+    """Per block: P and s(P) of each pixel from its unique condition, strip by strip (small
+    temporaries), both outputs from one reading of the evidence."""
+    classers = [b.source.classer for b in layers]
+    m = len(layers)
+    p_lut = np.append(p, np.nan).astype(np.float32)  # code 2**m: nodata
+    s_lut = np.append(sd, np.nan).astype(np.float32)
+    if m == 1:  # class number → output directly
+        inside = layers[0].in_pattern
+        p_lut = np.where(inside, p_lut[1], p_lut[0]).astype(np.float32)
+        s_lut = np.where(inside, s_lut[1], s_lut[0]).astype(np.float32)
+        p_lut[0] = s_lut[0] = np.nan
+    bits = [b.in_pattern.astype(np.int32) for b in layers]
+    for j, lut in enumerate(bits):
+        lut[0] = 1 << m  # nodata: pushes the code past every condition
+        lut[1:] <<= j
+
+    def block(*arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        shape = arrays[0].shape
+        prob, std = np.empty(shape, np.float32), np.empty(shape, np.float32)
+        flat_p, flat_s = prob.reshape(-1), std.reshape(-1)
+        strips = [list(_strips(np.ascontiguousarray(a))) for a in arrays]
+        pos = 0
+        for parts in zip(*strips, strict=True):
+            if m == 1:
+                code = classers[0].index(parts[0])
+            else:
+                code = np.zeros(parts[0].shape, np.int32)
+                for x, classer, lut in zip(parts, classers, bits, strict=True):
+                    code |= lut[classer.index(x)]
+                np.minimum(code, 1 << m, out=code)
+            n = code.size
+            np.take(p_lut, code, out=flat_p[pos : pos + n])
+            np.take(s_lut, code, out=flat_s[pos : pos + n])
+            pos += n
+        return prob, std
+
+    return block
+
+
 @dataclass(frozen=True, eq=False)
 class Posterior:
     """Posterior probability of a deposit per unit cell, and its standard deviation.
@@ -1039,11 +1087,10 @@ def posterior(layers: Sequence[BinaryEvidence]) -> Posterior:
     """
     layers = _check_layers(layers, "posterior")
     codes, p, sd, prior = _condition_tables(layers)
-    code = _condition_code(layers)
-    p_lut = np.append(p, np.nan).astype(np.float32)  # index −1 → NaN
-    s_lut = np.append(sd, np.nan).astype(np.float32)
-    prob = xr.apply_ufunc(lambda c: p_lut[c], code, dask="parallelized", output_dtypes=[np.float32])
-    std = xr.apply_ufunc(lambda c: s_lut[c], code, dask="parallelized", output_dtypes=[np.float32])
+    prob, std = xr.apply_ufunc(
+        _posterior_kernel(layers, p, sd), *[b.source.evidence for b in layers],
+        dask="parallelized", output_dtypes=[np.float32, np.float32], output_core_dims=[[], []],
+    )  # fmt: skip
     names = tuple(b.layer for b in layers)
     attrs = {k: v for k, v in layers[0].source.evidence.attrs.items() if k in ("history",)}
     prob.attrs, std.attrs = dict(attrs), dict(attrs)
