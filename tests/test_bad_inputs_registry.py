@@ -179,6 +179,19 @@ def test_a_registry_holding_control_characters_still_lists_and_reads(
     assert all(str(registry / "mp.geojson") in e for e in problems)
     code, out, _ = cli(capsys, "aoi", "validate", "-r", registry)
     assert code == 1 and ESC not in out and RLO not in out
+    # nothing new is written while the bad text stays; replacing it makes the area clean again
+    before = snapshot(registry)
+    code, _, err = cli(
+        capsys, "aoi", "amend", "mp", "-p", "JP", "--priority", "high", "-r", registry
+    )
+    one_line_refusal(code, err, "name_en: contains the control character U+001B")
+    assert snapshot(registry) == before
+    code, _, err = cli(capsys, "aoi", "amend", "mp", "-p", "JP", "--name-en", "Mountain Pass",
+                       "--notes", "ab", "-r", registry)  # fmt: skip
+    assert code == 0, err
+    problems = [e for e in Registry(registry).validate().errors if "control character" in e]
+    assert problems == [f"{registry / 'mp.geojson'}: history[0] summary contains the control "
+                        "character U+001B (ESCAPE); remove it from the file (history is not signed)"]  # fmt: skip
 
 
 def _parties_toml(registry: Path, line: str) -> None:

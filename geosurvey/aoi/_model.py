@@ -161,16 +161,26 @@ def check_text(value: object, *, where: str, multiline: bool = False, required: 
 
 
 def text_problems(area: SurveyArea) -> list[str]:
-    """Where the text of a stored ``area`` holds control characters (hand edits, older files):
-    ``["name_en contains U+001B (ESCAPE)", ...]``, empty when there are none."""
-    fields = [("name_en", area.name_en, False), ("name_ja", area.name_ja, False),
-              ("notes", area.notes, True)]  # fmt: skip
-    fields += [(f"history[{i}] summary", h.summary, True) for i, h in enumerate(area.history)]
+    """Where the text of a stored ``area`` holds control characters (hand edits, older files),
+    each with its fix: ``["name_en contains the control character U+001B (ESCAPE); amend ...",
+    ...]``, empty when there are none."""
+    amend = "amend the area to replace it"
+    fields = [("name_en", area.name_en, False, amend), ("name_ja", area.name_ja, False, amend),
+              ("notes", area.notes, True, amend)]  # fmt: skip
+    fields += [
+        (
+            f"history[{i}] summary",
+            h.summary,
+            False,
+            "remove it from the file (history is not signed)",
+        )
+        for i, h in enumerate(area.history)
+    ]
     out = []
-    for name, value, multiline in fields:
+    for name, value, multiline, fix in fields:
         bad = control_characters(value, multiline=multiline)
         if bad:
-            out.append(f"{name} contains the control character {describe_character(bad[0])}")
+            out.append(f"{name} contains the control character {describe_character(bad[0])}; {fix}")
     return out
 
 

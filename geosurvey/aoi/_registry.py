@@ -764,7 +764,7 @@ class Registry:
                 )
             area = with_status(area, self._parties)
             statuses[area.id] = area.status
-            errors += [f"{path}: {p}; amend the area to remove it" for p in text_problems(area)]
+            errors += [f"{path}: {problem}" for problem in text_problems(area)]
             for i, check in enumerate(area.checks):
                 act = check.act
                 label = f"{path}: acts[{i}] ({act.act} by {act.party} on {act.date})"
