@@ -510,7 +510,13 @@ def _evaluate(node: Node, frame: pd.DataFrame, text: str) -> pd.Series:
         elif isinstance(node.left, Value) and node.left.value is None:
             result = b.isna() if node.op == "==" else b.notna()
         else:
-            result = _OPS[node.op](a, b)
+            result = _as_mask(_OPS[node.op](a, b), frame)
+            # a missing value (None, NaN, pd.NA in any dtype) matches no comparison but "!="
+            missing = pd.Series(False, index=frame.index)
+            for side in (a, b):
+                if isinstance(side, pd.Series):
+                    missing |= side.isna().to_numpy()
+            return result.where(~missing, node.op == "!=")
         return _as_mask(result, frame)
     if isinstance(node, IsIn):
         result = frame[node.column.name].isin(list(node.values))

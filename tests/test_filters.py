@@ -187,3 +187,14 @@ def test_cli_where_refuses_code(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("geosurvey: error: filter") and "\n" not in err
     assert not marker.exists() and not out.exists() and not out.with_suffix(".json").exists()
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "category"])
+def test_missing_values_behave_alike_in_every_dtype(dtype):
+    frame = pd.DataFrame({"N": pd.Series(["a", None, "b"], dtype=dtype),
+                          "A": pd.array([1, None, 3], dtype="Int64"), "F": [1.0, np.nan, 3.0]})
+    assert filter_mask(frame, "N != 'b'").tolist() == [True, True, False]
+    assert filter_mask(frame, "A != 1").tolist() == filter_mask(frame, "F != 1").tolist() == [False, True, True]
+    assert filter_mask(frame, "A < 2").tolist() == [True, False, False]
+    assert filter_mask(frame, "N not in ['b']").tolist() == [True, True, False]
+    assert filter_mask(frame, "N.str.contains('a')").tolist() == [True, False, False]
