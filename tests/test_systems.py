@@ -7,40 +7,16 @@ generated deposits.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from geosurvey.demo._systems import SYSTEMS, make_system_survey
+from geosurvey.demo import SYSTEMS, make_system_survey, write_survey_catalog
 from geosurvey.errors import InputError
 from geosurvey.prospectivity import load_recipe
 
 #: Coarse grids keep the eight runs fast.
 RESOLUTION = {name: spec.resolution * 5 for name, spec in SYSTEMS.items()}
-
-
-def _write_inputs(survey, folder: Path, registry) -> Path:
-    """The survey's rasters as COGs in a static STAC catalogue, one item per demo collection."""
-    from geosurvey.catalogs import BandInfo, create_item, write_catalog
-    from geosurvey.io import write_cog
-
-    by_collection: dict[str, list[str]] = {}
-    for band, info in survey.band_info.items():
-        by_collection.setdefault(info["collection"], []).append(band)
-    items = []
-    for collection, bands in sorted(by_collection.items()):
-        item_id = f"{survey.system.name}-{collection}"
-        (folder / item_id).mkdir(parents=True)
-        assets = {b: write_cog(survey.rasters[b], folder / item_id / f"{b}.tif") for b in bands}
-        infos = {b: BandInfo(common_name=b, description=survey.band_info[b]["description"],
-                             units=survey.band_info[b]["units"],
-                             center_wavelength=survey.band_info[b]["center_wavelength"]) for b in bands}
-        items.append(create_item(assets, item_id=item_id, datetime=datetime(2025, 10, 28, tzinfo=UTC),
-                                 bands=infos, collection=collection))
-    return write_catalog(items, folder, catalog_id=f"demo-{survey.system.name}",
-                         title="synthetic system survey", description="DEMO (synthetic) data")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +51,7 @@ def test_recipe_runs_end_to_end_on_its_synthetic_datacube(name, registry, tmp_pa
     folder, surveys = registry
     survey = surveys[name]
     recipe = load_recipe(name)
-    catalog = _write_inputs(survey, tmp_path / "catalog", registry)
+    catalog = write_survey_catalog(survey, tmp_path / "catalog")
     assert set(recipe.bands) <= set(survey.rasters)
     assert set(recipe.features) <= set(survey.features)
     result = run(f"demo-{name}", recipe, sources=[catalog], registry=folder, out=tmp_path / "out",

@@ -6,7 +6,13 @@ Everything here is DEMO data, generated deterministically from a seed; it stands
 
 from geosurvey.demo._run import DemoData, DemoResult, make_demo_data, run_demo
 from geosurvey.demo._synthetic import DemoSurvey, make_demo_survey
-from geosurvey.demo._systems import SYSTEMS, SystemSpec, SystemSurvey, make_system_survey
+from geosurvey.demo._systems import (
+    SYSTEMS,
+    SystemSpec,
+    SystemSurvey,
+    make_system_survey,
+    write_survey_catalog,
+)
 
 __all__ = [
     "SYSTEMS",
@@ -19,4 +25,5 @@ __all__ = [
     "make_demo_survey",
     "make_system_survey",
     "run_demo",
+    "write_survey_catalog",
 ]
