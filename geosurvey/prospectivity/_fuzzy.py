@@ -297,5 +297,30 @@ def fuzzy_gamma(layers: Sequence[xr.DataArray], *, gamma: float = 0.8) -> xr.Dat
     if not 0.0 <= gamma <= 1.0:
         raise InputError(f"gamma must be between 0 and 1, got {gamma}")
     layers = _stack(layers)
-    out = _algebraic_sum(layers) ** gamma * _product(layers) ** (1.0 - gamma)
+    dtype = np.result_type(*[layer.dtype for layer in layers], np.float32)
+    out = xr.apply_ufunc(
+        _gamma_kernel(float(gamma), dtype), *layers, dask="parallelized", output_dtypes=[dtype]
+    )
     return _finish(out, layers, f"gamma[{gamma}]", "score")
+
+
+def _gamma_kernel(gamma: float, dtype: np.dtype) -> object:
+    """``(1 − Π(1 − μ))**γ · (Πμ)**(1 − γ)`` on one block, in place: two accumulators and one
+    scratch array whatever the number of layers (the xarray expression makes ~3 temporaries a
+    layer). NaN propagates through the products, as in the expression."""
+
+    def block(*mus: np.ndarray) -> np.ndarray:
+        prod = np.array(mus[0], dtype=dtype, copy=True)
+        comp = np.subtract(1, mus[0], dtype=dtype)
+        scratch = np.empty_like(comp)
+        for mu in mus[1:]:
+            np.multiply(prod, mu, out=prod, casting="unsafe")
+            np.subtract(1, mu, out=scratch, casting="unsafe")
+            np.multiply(comp, scratch, out=comp)
+        np.subtract(1, comp, out=comp)  # the fuzzy algebraic sum
+        np.power(comp, gamma, out=comp)
+        np.power(prod, 1.0 - gamma, out=prod)
+        np.multiply(comp, prod, out=comp)
+        return comp
+
+    return block
