@@ -617,7 +617,7 @@ class _Batch:
                         out=job.out,
                         scheduler=None,
                         overwrite=True,
-                        echo=lambda line, key=job.key: self.say(f"[{key}] {line}"),
+                        echo=lambda line, key=job.key: self.progress(key, line),
                         **self.run_kwargs,
                         **self.input_args,
                     )
@@ -677,6 +677,13 @@ class _Batch:
             attempts=attempts,
             reason=why,
         )
+
+    def progress(self, key: str, line: str) -> None:
+        """A run's progress line; once the batch is stopping, the run stops at its next stage
+        (its output folder is then removed) instead of finishing work nobody waits for."""
+        if self.stop.is_set():
+            raise _Stopped("the batch is stopping")
+        self.say(f"[{key}] {line}")
 
     def _output_meta(self, path: Path) -> dict[str, Any]:
         stat = path.stat()
