@@ -328,7 +328,7 @@ def _plots(score: Mapping[str, Any], lang: Language, folder: Path) -> dict[str, 
                        title=text[key])  # fmt: skip
                 ax.legend(loc="lower right", fontsize=9)
                 ax.grid(alpha=0.3)
-                fig.tight_layout()
+                fig.subplots_adjust(left=0.17, bottom=0.15, right=0.97, top=0.9)
                 name = f"{key.removeprefix('plot_')}.{lang}.png"
                 fig.savefig(folder / name)
                 plt.close(fig)
@@ -347,7 +347,7 @@ def _plots(score: Mapping[str, Any], lang: Language, folder: Path) -> dict[str, 
             ax.set(ylim=(0, 1.02), xlabel=text["axis_top"], ylabel=text["axis_captured"],
                    title=text["plot_capture"])  # fmt: skip
             ax.legend(loc="upper left", fontsize=9)
-            fig.tight_layout()
+            fig.subplots_adjust(left=0.17, bottom=0.15, right=0.97, top=0.9)
             name = f"capture.{lang}.png"
             fig.savefig(folder / name)
             plt.close(fig)
