@@ -649,3 +649,21 @@ def test_every_evidence_command_refuses_bad_grids(files, tmp_path, capsys, comma
     words = ("is truncated", "cannot read raster") if grid == "truncated.tif" else ("no valid pixel",)
     assert any(w in err[-1] for w in words), err[-1]
     assert not list(out.iterdir())
+
+
+def test_saved_results_appear_together_or_not_at_all(catalogs, tmp_path, capsys):
+    out = tmp_path / "found.json"
+    before = tree(tmp_path)
+    code = main(["catalog", "search", str(catalogs["good"]), "--out", str(out),
+                 "--geoparquet", str(tmp_path / "no" / "such" / "found.parquet")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("geosurvey: error:") and "does not exist" in err[-1]
+    assert tree(tmp_path) == before  # not even the JSON
+    assert main(["catalog", "search", str(catalogs["good"]), "--out", str(out),
+                 "--geoparquet", str(tmp_path / "found.parquet")]) == 0
+    import geopandas as gpd
+
+    assert gpd.read_parquet(tmp_path / "found.parquet")["id"].tolist() == ["good"]
+    assert main(["catalog", "search", str(catalogs["good"]), "--out", str(out), "--geoparquet", str(out),
+                 "--overwrite"]) == 1
+    assert "same file" in capsys.readouterr().err

@@ -658,20 +658,23 @@ def save_items(
     pathlib.Path
         ``path``.
     """
-    from geosurvey.io import atomic_write_text
+    from geosurvey.io import atomic_path
 
+    path = Path(path)
+    if geoparquet is not None and Path(geoparquet).absolute() == path.absolute():
+        raise InputError(f"the ItemCollection and the GeoParquet table are both {path}; give two names")
     collection = items if isinstance(items, pystac.ItemCollection) else pystac.ItemCollection(list(items))
     doc = collection.to_dict(transform_hrefs=False)
-    atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
-    if geoparquet is not None:
-        _write_geoparquet(collection, Path(geoparquet))
-    return Path(path)
+    with atomic_path(path, create=True) as tmp:  # both files appear, or neither
+        tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        if geoparquet is not None:
+            with atomic_path(geoparquet) as tmp_parquet:
+                _geoparquet_frame(collection).to_parquet(tmp_parquet)
+    return path
 
 
-def _write_geoparquet(collection: pystac.ItemCollection, path: Path) -> None:
-    import os
-    import tempfile
-
+def _geoparquet_frame(collection: pystac.ItemCollection):
+    """One row per item: id, collection, datetime, scalar properties, assets (JSON), footprint."""
     import geopandas as gpd
     import pandas as pd
 
@@ -689,12 +692,4 @@ def _write_geoparquet(collection: pystac.ItemCollection, path: Path) -> None:
                     not (isinstance(value, float) and math.isnan(value)):
                 row[key] = value
         rows.append(row)
-    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
