@@ -200,6 +200,8 @@ def risk_return_classes(
     certain = uncertainty < uncertainty_threshold
     classes = xr.where(high, xr.where(certain, 1.0, 2.0), xr.where(certain, 3.0, 4.0))
     classes = classes.where(score.notnull() & uncertainty.notnull()).astype(np.float32)
+    if "spatial_ref" in score.coords:  # xarray.where keeps only the condition's coordinates
+        classes = classes.assign_coords(spatial_ref=score["spatial_ref"])
     return annotate(
         classes.rename("risk_return"),
         f"risk_return_classes(score >= {score_threshold:.6g}, uncertainty < {uncertainty_threshold:.6g})",
