@@ -516,3 +516,12 @@ def test_a_key_that_is_a_folder_is_named_as_such(capsys, tmp_path: Path, registr
     code, _, err = cli(capsys, "aoi", "approve", "mp", "-p", "JP", "-k", registry, "-r", registry)
     one_line_refusal(code, err, f"{registry} is a folder; give the party's private key file")
     assert snapshot(tmp_path) == before
+
+
+def test_text_helpers_examples_run() -> None:
+    import doctest
+
+    import geosurvey.text
+
+    result = doctest.testmod(geosurvey.text)
+    assert result.attempted >= 3 and result.failed == 0
