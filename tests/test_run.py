@@ -37,6 +37,13 @@ from conftest import REPO, require_shared
 pytestmark = pytest.mark.slow
 
 
+def test_run_is_reachable_from_import_geosurvey() -> None:
+    import geosurvey
+
+    assert geosurvey.run is run and geosurvey.runner.run is run
+    assert "runner" in dir(geosurvey) and "build_evidence" in dir(geosurvey)
+
+
 def _auc_and_top(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, frac: float = 0.05) -> tuple[float, int]:
     """ROC AUC (occurrence pixels vs the whole valid area, ties half) and the occurrences in the
     top ``frac`` of the area, recomputed with plain numpy."""

@@ -463,7 +463,7 @@ def _attribution(inputs: RunInputs, items: pystac.ItemCollection) -> str:
 
 
 def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.ItemCollection,
-                  ds: xr.Dataset, layers: Mapping[str, xr.DataArray], scored: Scored,
+                  layers: Mapping[str, xr.DataArray], scored: Scored,
                   evaluation: dict[str, Any], resolved: Mapping[str, Any],
                   registry_areas: gpd.GeoDataFrame | None, scheduler: str,
                   extra_report: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -743,7 +743,7 @@ def execute_run(inputs: RunInputs, work: str | Path, *, echo: Callable[[str], No
                 layers=", ".join(flat["memberships_at_0_or_1"]) or "-"))
     with progress("publish"):
         report = write_outputs(
-            work, inputs=inputs, area=checked, items=items, ds=ds, layers=layers,
+            work, inputs=inputs, area=checked, items=items, layers=layers,
             scored=scored, evaluation=evaluation, resolved=resolved,
             registry_areas=registry_areas, scheduler=describe_scheduler(client),
             extra_report={"n_occurrences_outside_grid": n_outside,
