@@ -73,18 +73,20 @@ HOLD_SHARES: tuple[float, ...] = (0.5, 0.9)
 _PA_GRID = 10_001  # resolution of the prediction-area intersection search (1e-4 of the area)
 
 
-def _warn_unused(report: Mapping[str, int], what: str = "the evaluation") -> None:
+def _warn_unused(
+    report: Mapping[str, int], what: str = "the evaluation", *, stacklevel: int = 3
+) -> None:
     off, nan, shared = report["outside_grid"], report["on_nodata"], report["sharing_a_cell"]
     if off or nan:
         warnings.warn(
             f"{off} occurrence(s) lie outside the grid and {nan} on pixels without a score; "
             f"they are left out of {what} ({report['on_valid']} kept)",
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     if shared:
         warnings.warn(
             f"{shared} occurrence(s) share a pixel with another; each is counted in {what}",
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 
@@ -340,7 +342,7 @@ def _evaluate_values(
     what: str,
 ) -> Evaluation:
     values, report = _sampled(array, cells)
-    _warn_unused(report, what)
+    _warn_unused(report, what, stacklevel=4)  # the caller of evaluate
     if values.size == 0:
         raise InputError(
             f"no occurrence falls on a pixel with a score ({what}); check the occurrences' CRS "
