@@ -214,12 +214,15 @@ class RealCluster:
                 time.sleep(0.3)
 
     def stop(self) -> None:
-        for proc in [*self.workers, self.scheduler]:
+        """SIGTERM every process, then SIGKILL whatever is still there after a few seconds."""
+        procs = [*self.workers, self.scheduler]
+        for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in [*self.workers, self.scheduler]:
+        deadline = time.monotonic() + 5
+        for proc in procs:
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()

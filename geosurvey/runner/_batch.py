@@ -1081,20 +1081,17 @@ def _cancel_dask_work(client: Any) -> None:
             client.cancel(futures, force=True)
 
 
-def _has_bokeh() -> bool:
-    """On the scheduler: whether its dashboard can show anything (it needs bokeh)."""
-    import importlib.util
-
-    return importlib.util.find_spec("bokeh") is not None
-
-
 def _dashboard(client: Any) -> str | None:
     """The dashboard link, when the scheduler serves a dashboard (bokeh installed there)."""
     if client is None:
         return None
+    import importlib.util
+
     try:
         if "dashboard" not in client.scheduler_info().get("services", {}):
             return None
-        return client.dashboard_link if client.run_on_scheduler(_has_bokeh) else None
-    except Exception:  # pragma: no cover - a scheduler that cannot answer shows no link
+        # a stdlib function, so that the scheduler needs nothing of geosurvey to answer
+        has_bokeh = client.run_on_scheduler(importlib.util.find_spec, "bokeh") is not None
+    except Exception:  # a scheduler that cannot answer shows no link
         return None
+    return client.dashboard_link if has_bokeh else None
