@@ -37,3 +37,24 @@ def test_quickstart_notebook() -> None:
     # the plots were drawn and the map rendered
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
     assert any("text/html" in o.get("data", {}) for o in outputs)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_mineral_systems_notebook() -> None:
+    """07: the recipe library, one synthetic run per system, GTK till geochemistry as evidence."""
+    from geosurvey.demo import SYSTEMS
+
+    from conftest import SHARED_DATA
+
+    nb = run_notebook(NOTEBOOKS / "07_mineral_systems.ipynb")
+    outputs = [
+        out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    ]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    texts = "\n".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert all(name in texts for name in SYSTEMS)  # the library table and the runs' AUC table
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 1
+    if (SHARED_DATA / "gtk_lapland_iocg").exists():
+        assert "clr" in texts and "ROC AUC" in texts  # the till layers against the GTK deposits
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
