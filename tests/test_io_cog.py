@@ -115,3 +115,35 @@ def test_attribution_and_licence_become_tags(tmp_path):
 def test_has_valid_pixels(tmp_path):
     assert has_valid_pixels(write_cog(layer(np.ones((8, 8), "float32")), tmp_path / "one.tif"))
     assert not has_valid_pixels(write_cog(layer(np.full((8, 8), np.nan, "float32")), tmp_path / "nan.tif"))
+
+
+def test_gdal_tools_read_the_cog_as_written(tmp_path):
+    """GDAL's own command-line tools (gdal-bin) see the COG layout, the overviews, their range and
+    the attribution."""
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("gdalinfo") is None or shutil.which("gdal_translate") is None:
+        pytest.skip("GDAL's command-line tools are not installed (apt-get install gdal-bin)")
+    rng = np.random.default_rng(0)
+    score = (rng.random((N, N)) > 0.5).astype("float32")
+    score[:101] = np.nan
+    path = write_cog(layer(score, units="1", attribution="GTK, CC BY 4.0"), tmp_path / "score.tif")
+    info = json.loads(subprocess.run(["gdalinfo", "-json", str(path)], capture_output=True, text=True,
+                                     check=True).stdout)
+    assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
+    assert info["metadata"][""]["TIFFTAG_COPYRIGHT"] == "GTK, CC BY 4.0"
+    assert [o["size"] for o in info["bands"][0]["overviews"]] == [[512, 512], [256, 256]]
+    nan_rows, rows = 101, N
+    for level in (0, 1):
+        # each level averages 2x2 blocks of the one before, leaving out nodata: a row pair is nodata
+        # only when both rows are (cubic or nearest-with-nodata would differ)
+        nan_rows, rows = nan_rows // 2, rows // 2
+        ovr = tmp_path / f"ovr{level}.tif"
+        subprocess.run(["gdal_translate", "-q", "-ovr", str(level), str(path), str(ovr)], check=True)
+        stats = json.loads(subprocess.run(["gdalinfo", "-json", "-stats", str(ovr)], capture_output=True,
+                                          text=True, check=True).stdout)["bands"][0]
+        assert 0 <= stats["minimum"] and stats["maximum"] <= 1, stats
+        valid = float(stats["metadata"][""]["STATISTICS_VALID_PERCENT"])
+        assert valid == pytest.approx(100 * (1 - nan_rows / rows), abs=0.01)  # nodata did not spread
