@@ -42,7 +42,7 @@ def _check_parent_writable(path: Path) -> None:
         raise OutputError(f"cannot write {path}: folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(
-            f"cannot write {path}: folder {parent} is not writable; choose another --out"
+            f"cannot write {path}: folder {parent} is not writable; choose another output folder"
         )
 
 
@@ -117,12 +117,12 @@ def output_folder(path: str | Path, *, overwrite: bool = False) -> Iterator[Path
             "(overwriting replaces folders only)"
         )
     if path.exists() and not overwrite:
-        raise OutputError(f"output folder {path} already exists; remove it or pass --overwrite")
+        raise OutputError(f"output folder {path} already exists; remove it, choose another or allow overwriting it")
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     except OSError as exc:
         raise OutputError(
-            f"cannot create output folder {path}: {exc.strerror}; choose another --out"
+            f"cannot create output folder {path}: {exc.strerror}; choose another output folder"
         ) from exc
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders; outputs are for sharing
     try:
