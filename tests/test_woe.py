@@ -161,6 +161,13 @@ def test_dask_backed_layers_count_in_one_pass_and_equal_in_memory() -> None:
         assert edges.table.equals(
             weights_of_evidence(grid, occ, kind="descending", classes=[1, 2.5, 4, 5]).table
         )
+    # quantile classes need the whole distribution: the layer is computed once, then classed
+    with raise_if_dask_computes(1), pytest.warns(UserWarning):
+        q = weights_of_evidence(lazy, occ, kind="ascending", classify="quantile", classes=4)
+    with pytest.warns(UserWarning):
+        assert q.table.equals(
+            weights_of_evidence(grid, occ, kind="ascending", classify="quantile", classes=4).table
+        )
 
 
 def test_bad_input_is_refused_in_one_line() -> None:
