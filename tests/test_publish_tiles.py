@@ -136,7 +136,7 @@ def test_auto_mode_embeds_within_the_byte_budget_and_tiles_the_rest(tmp_path):
     embedded = web_map(da, layers={"o": other}, raster_mode="embed")
     sizes = [len(layer.url) for layer in embedded._children.values() if type(layer).__name__ == "ImageOverlay"]
     assert len(sizes) == 2
-    budget = sizes[0]  # room for the score's data URI only (the PNG is ~3/4 of it)
+    budget = sizes[0]  # room for the score's data URI only
     m = web_map(da, layers={"o": other}, max_embedded_bytes=budget)
     kinds = [type(c).__name__ for c in m._children.values() if type(c).__name__ in {"ImageOverlay", "TileLayer"}]
     assert kinds == ["ImageOverlay", "TileLayer"]

@@ -462,8 +462,8 @@ def web_map(
         ``"esri-imagery"`` (Esri World Imagery), each with its attribution. None by default:
         the page then makes no network request at all.
     raster_mode
-        ``"auto"``: rasters are embedded in the page while their PNGs fit in
-        ``max_embedded_bytes`` together and each is at most ``max_pixels`` a side; others become
+        ``"auto"``: rasters are embedded in the page while their PNGs (as base64 data URIs) fit
+        in ``max_embedded_bytes`` together and each is at most ``max_pixels`` a side; others become
         tiles. ``"embed"``: all embedded (averaged down to ``max_pixels``). ``"tiles"``: all
         tiles. Tiles are written by :func:`save_web_map` beside the page.
     max_embedded_bytes
@@ -734,8 +734,9 @@ def _compute_rasters(
         scale = ColourScale(spec.cmap, lo, hi)
         if not t:
             image = image_from(values, scale, factor=factor)
-            if mode == "embed" or used + len(image.png) <= budget:
-                used += len(image.png)
+            size = len(image.data_uri)  # what the page really holds (base64)
+            if mode == "embed" or used + size <= budget:
+                used += size
                 out.append(image)
                 continue
         transform, crs = values.rio.transform(), values.rio.crs
