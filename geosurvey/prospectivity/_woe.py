@@ -21,11 +21,8 @@ returns 0 there; ArcSDM stops with a math domain error). An optional small-count
 Counting is in unit cells: ``N = pixels × pixel area / unit_cell_km2`` (the pixel area by default,
 so that N counts pixels); a deposit is one unit cell, and several deposits on one pixel count once.
 
-Classes are made in one linear pass over the pixels (never by a loop over thresholds): values are
-put into 65,536 fine bins by arithmetic, a 65,536-entry table gives each bin its class, and only the
-pixels of the few bins holding a class edge are compared with the edges exactly (hand-written
-because ``numpy.searchsorted``/``digitize`` is ~3× slower on 16 M pixels and 100 edges). Quantile edges are exact
-order statistics of the valid pixels (numpy's ``method="lower"``), found from the fine-bin histogram.
+Classes are made in one linear pass over the pixels, never by a loop over thresholds (see
+``geosurvey/prospectivity/_classing.py``).
 
 References
 ----------
@@ -45,7 +42,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -60,6 +57,13 @@ from scipy import stats
 from geosurvey.errors import InputError, RecipeError
 from geosurvey.grid import check_metric_crs, check_same_grid, grid_crs
 from geosurvey.occurrences import locate_occurrences
+from geosurvey.prospectivity._classing import (
+    Classer,
+    WeightsClassify,
+    code_counts,
+    data_edges,
+    strips,
+)
 from geosurvey.provenance import annotate
 
 __all__ = [
@@ -82,7 +86,6 @@ __all__ = [
 ]
 
 WeightsKind = Literal["unique", "categorical", "ascending", "descending"]
-WeightsClassify = Literal["quantile", "equal-interval", "natural-breaks"]
 Generalisation = Literal["max-contrast", "max-studentized-contrast", "threshold", "class"]
 Correction = Literal["none", "haldane"]
 
@@ -91,10 +94,6 @@ TABLE_COLUMNS = (
     "s_w_minus", "contrast", "s_contrast", "studentized_contrast", "undefined",
 )  # fmt: skip
 
-_FINE_BINS = 1 << 16
-_STRIP = 1 << 20  # pixels per numpy strip: bounds the temporaries to ~20 MB
-_MAX_CODE_RANGE = 1 << 22
-_NATURAL_BREAKS_SAMPLE = 2000
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,210 +151,6 @@ def _reasons(w: Mapping[str, np.ndarray], n_pixels: np.ndarray, cumulative: bool
 
 
 # --------------------------------------------------------------------------------------------
-# classing: one linear pass
-
-
-def _strips(values: np.ndarray) -> Iterator[np.ndarray]:
-    flat = values.reshape(-1)
-    for start in range(0, flat.size, _STRIP):
-        yield flat[start : start + _STRIP]
-
-
-@dataclass(frozen=True, eq=False)
-class _FineBins:
-    """Monotone arithmetic binning of values between ``lo`` and ``hi`` into ``_FINE_BINS`` bins."""
-
-    lo: float
-    hi: float
-
-    @property
-    def scale(self) -> float:
-        return _FINE_BINS / (self.hi - self.lo) if self.hi > self.lo else 0.0
-
-    def bins(self, x: np.ndarray, *, check_range: bool = True) -> np.ndarray:
-        """Bin of each value (``_FINE_BINS`` for NaN and, with ``check_range``, values outside
-        [lo, hi]; without it the caller knows every value is inside)."""
-        x = np.asarray(x)
-        f = np.subtract(x, self.lo, dtype=np.float64)
-        np.multiply(f, self.scale, out=f)
-        np.clip(f, 0, _FINE_BINS - 1, out=f)
-        if check_range:
-            f[~((x >= self.lo) & (x <= self.hi))] = _FINE_BINS
-        else:
-            np.nan_to_num(f, copy=False, nan=_FINE_BINS)
-        return f.astype(np.int32)
-
-
-@dataclass(frozen=True, eq=False)
-class _Classer:
-    """Maps pixel values to class numbers 1..k (0: no class), from edges or from integer codes."""
-
-    edges: np.ndarray | None = None  # k + 1 increasing edges: [e0, e1), ..., [e_{k-1}, e_k]
-    codes: np.ndarray | None = None  # k sorted integer codes
-    covers_data: bool = False  # edges from the data itself: every valid value is in [e0, ek]
-
-    @property
-    def k(self) -> int:
-        return len(self.codes) if self.codes is not None else len(self.edges) - 1  # type: ignore[arg-type]
-
-    def _tables(self) -> tuple[_FineBins, np.ndarray, np.ndarray]:
-        edges = self.edges
-        assert edges is not None
-        fb = _FineBins(float(edges[0]), float(edges[-1]))
-        inner = edges[1:-1]
-        fe = fb.bins(inner) if inner.size else np.zeros(0, np.int32)
-        # by monotonicity, a value in bin j that is no edge's bin is >= exactly the edges with
-        # bin < j; only values in an edge's own bin need an exact comparison
-        lut = (np.searchsorted(fe, np.arange(_FINE_BINS + 1), side="left") + 1).astype(np.int32)
-        lut[_FINE_BINS] = 0
-        ambiguous = np.zeros(_FINE_BINS + 1, bool)
-        ambiguous[fe] = True
-        ambiguous[_FINE_BINS] = False
-        return fb, lut, ambiguous
-
-    def index(self, values: np.ndarray) -> np.ndarray:
-        """Class number (int32, 0 = nodata or outside every class) of each value, same shape."""
-        values = np.asarray(values)
-        out = np.empty(values.shape, np.int32)
-        flat = out.reshape(-1)
-        pos = 0
-        if self.codes is not None:
-            codes = self.codes
-            lo, span = int(codes[0]), int(codes[-1] - codes[0])
-            lut = np.zeros(span + 3, np.int32)  # [span + 1]: above; [-1] (= span + 2): below / NaN
-            lut[(codes - lo).astype(np.int64)] = np.arange(1, codes.size + 1)
-            for strip in _strips(values):
-                f = np.subtract(strip, lo, dtype=np.float64)
-                np.nan_to_num(f, copy=False, nan=-1.0)
-                np.clip(f, -1.0, span + 1.0, out=f)
-                i = f.astype(np.intp)  # truncation: -1 < f < 0 gives 0, caught below
-                cls = lut[i]
-                if not self.covers_data:  # values not seen when the codes were found
-                    cls[i != f] = 0
-                flat[pos : pos + strip.size] = cls
-                pos += strip.size
-            return out
-        fb, lut, ambiguous = self._tables()
-        inner = self.edges[1:-1]  # type: ignore[index]
-        for strip in _strips(values):
-            bins = fb.bins(strip, check_range=not self.covers_data)
-            cls = lut[bins]
-            amb = ambiguous[bins]
-            if amb.any():
-                cls[amb] = np.searchsorted(inner, strip[amb].astype(np.float64), side="right") + 1
-            flat[pos : pos + strip.size] = cls
-            pos += strip.size
-        return out
-
-    def counts(self, values: np.ndarray) -> np.ndarray:
-        """Pixels per class: index 0 unused, 1..k the classes, k + 1 valid values in no class."""
-        total = np.zeros(self.k + 2, np.int64)
-        for strip in _strips(np.asarray(values)):
-            idx = self.index(strip)
-            total[: self.k + 1] += np.bincount(idx, minlength=self.k + 1)
-            if not self.covers_data:
-                total[self.k + 1] += int(np.count_nonzero(np.isfinite(strip) & (idx == 0)))
-        total[0] = 0
-        return total
-
-
-def _code_counts(values: np.ndarray) -> dict[int, int]:
-    """Pixels per integer code of a block (NaN ignored); refuses non-integer values."""
-    counts: dict[int, int] = {}
-    for strip in _strips(np.asarray(values)):
-        x = strip[np.isfinite(strip)] if strip.dtype.kind == "f" else strip
-        if x.size == 0:
-            continue
-        if x.dtype.kind == "f" and not np.array_equal(x, np.floor(x)):
-            raise InputError("non-integer")
-        lo, hi = int(x.min()), int(x.max())
-        if hi - lo > _MAX_CODE_RANGE:
-            uniq, cnt = np.unique(x.astype(np.int64), return_counts=True)
-        else:
-            cnt = np.bincount((x - lo).astype(np.int64), minlength=hi - lo + 1)
-            uniq = np.nonzero(cnt)[0] + lo
-            cnt = cnt[cnt > 0]
-        for u, n in zip(uniq.tolist(), cnt.tolist(), strict=True):
-            counts[u] = counts.get(u, 0) + n
-    return counts
-
-
-def _valid(values: np.ndarray) -> np.ndarray:
-    flat = values.reshape(-1)
-    return flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
-
-
-def _quantile_edges(values: np.ndarray, k: int) -> np.ndarray:
-    """Exact order statistics at ranks floor((n - 1) i / k), i = 0..k (numpy method='lower')."""
-    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-    fb = _FineBins(lo, hi)
-    hist = np.zeros(_FINE_BINS + 1, np.int64)
-    for strip in _strips(values):
-        hist += np.bincount(fb.bins(strip, check_range=False), minlength=_FINE_BINS + 1)
-    cum = np.cumsum(hist[:_FINE_BINS])
-    n = int(cum[-1])
-    ranks = ((n - 1) * np.arange(k + 1)) // k
-    bins = np.searchsorted(cum, ranks, side="right")
-    needed = np.zeros(_FINE_BINS + 1, bool)
-    needed[bins] = True
-    needed[_FINE_BINS] = False
-    picked = np.concatenate(
-        [strip[needed[fb.bins(strip, check_range=False)]] for strip in _strips(values)]
-    ).astype(np.float64)
-    picked_bins = fb.bins(picked, check_range=False)
-    edges = np.empty(k + 1)
-    for i, (rank, b) in enumerate(zip(ranks, bins, strict=True)):
-        in_bin = np.sort(picked[picked_bins == b])
-        edges[i] = in_bin[rank - (cum[b - 1] if b > 0 else 0)]
-    return edges
-
-
-def _data_edges(
-    values: np.ndarray, classify: WeightsClassify, k: int, layer: str
-) -> tuple[np.ndarray, list[str]]:
-    notes: list[str] = []
-    if not np.isfinite(values).any():
-        raise InputError(f"weights of evidence: layer {layer!r} has no valid pixels to class")
-    if classify == "quantile":
-        edges = _quantile_edges(values, k)
-        notes.append(
-            f"{k} quantile classes: edges are order statistics of the valid pixels "
-            "(numpy quantile method='lower')"
-        )
-    elif classify == "equal-interval":
-        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-        edges = np.linspace(lo, hi, k + 1)
-        notes.append(f"{k} equal-interval classes between {lo:g} and {hi:g}")
-    else:
-        import mapclassify
-
-        valid = _valid(values)
-        rng = np.random.default_rng(0)
-        sample = valid if valid.size <= _NATURAL_BREAKS_SAMPLE else rng.choice(
-            valid, _NATURAL_BREAKS_SAMPLE, replace=False
-        )
-        bins = mapclassify.FisherJenks(sample.astype(np.float64), k=k).bins
-        edges = np.concatenate([[float(valid.min())], bins[:-1], [float(valid.max())]])
-        notes.append(
-            f"{k} natural-breaks classes: Fisher-Jenks (mapclassify) on a random sample of "
-            f"{min(valid.size, _NATURAL_BREAKS_SAMPLE)} of {valid.size} valid pixels (seed 0); "
-            "the outer edges are the minimum and maximum of all pixels"
-        )
-    unique = np.unique(edges)
-    if unique.size < edges.size:
-        notes.append(
-            f"{edges.size - unique.size} repeated class edge(s) merged (many equal values): "
-            f"{unique.size - 1} classes instead of {k}"
-        )
-        warnings.warn(f"weights of evidence, layer {layer!r}: {notes[-1]}", stacklevel=3)
-    if unique.size < 2:
-        raise InputError(
-            f"weights of evidence: layer {layer!r} has a single value; it cannot be classed"
-        )
-    return unique, notes
-
-
-# --------------------------------------------------------------------------------------------
 # results
 
 
@@ -408,7 +203,7 @@ class WeightsOfEvidence:
     correction: Correction
     notes: tuple[str, ...]
     evidence: xr.DataArray = field(repr=False)
-    classer: _Classer = field(repr=False)
+    classer: Classer = field(repr=False)
     deposit_cells: np.ndarray = field(repr=False)  # flat pixel index of each deposit cell used
     deposit_classes: np.ndarray = field(repr=False)  # its class number (1..k)
 
@@ -582,12 +377,12 @@ def _check_classes_arg(
 
 
 def _first_pass(
-    data: Any, classer: _Classer | None, deposit_rows: np.ndarray, deposit_cols: np.ndarray
+    data: Any, classer: Classer | None, deposit_rows: np.ndarray, deposit_cols: np.ndarray
 ) -> tuple[np.ndarray | dict[int, int], np.ndarray]:
     """One pass over the pixels: counts per class (or per code), and the values at the deposits."""
     if isinstance(data, darr.Array):
         blocks = data.to_delayed().ravel()
-        fn = (lambda b: classer.counts(b)) if classer is not None else _code_counts
+        fn = (lambda b: classer.counts(b)) if classer is not None else code_counts
         parts = [dask.delayed(fn)(b) for b in blocks]
         if deposit_rows.size:
             at = data.vindex[deposit_rows, deposit_cols]
@@ -603,7 +398,7 @@ def _first_pass(
                     counts[code] = counts.get(code, 0) + n
         return counts, np.asarray(at, dtype=float)
     values = np.asarray(data)
-    counts = classer.counts(values) if classer is not None else _code_counts(values)
+    counts = classer.counts(values) if classer is not None else code_counts(values)
     return counts, values[deposit_rows, deposit_cols].astype(float)
 
 
@@ -693,11 +488,11 @@ def weights_of_evidence(
     method = "codes"
     if k is not None:
         values = np.asarray(evidence.values)  # the one computation of a Dask-backed layer
-        edges, notes = _data_edges(values, classify, k, layer)  # type: ignore[arg-type]
+        edges, notes = data_edges(values, classify, k, layer)  # type: ignore[arg-type]
         data, method = values, str(classify)
     elif edges is not None:
         method = "edges"
-    classer = None if edges is None else _Classer(edges=edges, covers_data=method != "edges")
+    classer = None if edges is None else Classer(edges=edges, covers_data=method != "edges")
     try:
         counts, at_deposits = _first_pass(data, classer, rows, cols)
     except InputError as exc:
@@ -710,7 +505,7 @@ def weights_of_evidence(
         if not counts:
             raise InputError(f"weights of evidence: layer {layer!r} has no valid pixels")
         codes = np.array(sorted(counts), dtype=float)
-        classer = _Classer(codes=codes, covers_data=True)  # every valid value is one of them
+        classer = Classer(codes=codes, covers_data=True)  # every valid value is one of them
         class_cells = np.array([counts[int(c)] for c in codes], np.int64)
         lower = upper = codes
         class_values = codes
@@ -1019,9 +814,9 @@ def _posterior_kernel(
         shape = arrays[0].shape
         prob, std = np.empty(shape, np.float32), np.empty(shape, np.float32)
         flat_p, flat_s = prob.reshape(-1), std.reshape(-1)
-        strips = [list(_strips(np.ascontiguousarray(a))) for a in arrays]
+        pieces = [list(strips(np.ascontiguousarray(a))) for a in arrays]
         pos = 0
-        for parts in zip(*strips, strict=True):
+        for parts in zip(*pieces, strict=True):
             if m == 1:
                 code = classers[0].index(parts[0])
             else:
