@@ -38,7 +38,7 @@ def _points(grid, cells, crs="EPSG:32611"):
 
 
 def _textbook(n_b, n_bd, n_t, n_d):
-    """Bonham-Carter (1994) eqs. 9-2..9-8, written out with the conditional probabilities."""
+    """Bonham-Carter (1994, ch. 9), written out with the conditional probabilities."""
     with np.errstate(divide="ignore", invalid="ignore"):
         p_b_d = n_bd / n_d                          # P(B | D)
         p_b_nd = (n_b - n_bd) / (n_t - n_d)         # P(B | not D)

@@ -6,7 +6,7 @@ For a binary pattern *B* on a study area of *N(T)* unit cells holding *N(D)* dep
     a = N(B∩D)            b = N(B) − N(B∩D)
     c = N(D) − N(B∩D)     d = N(T) − N(B) − N(D) + N(B∩D)
 
-and the weights, their variances and the contrast are (Bonham-Carter 1994, eqs. 9-2 to 9-8)::
+and the weights, their variances and the contrast are (Bonham-Carter 1994, ch. 9)::
 
     W+ = ln[ (a / N(D)) / (b / (N(T) − N(D))) ]       s²(W+) = 1/a + 1/b
     W− = ln[ (c / N(D)) / (d / (N(T) − N(D))) ]       s²(W−) = 1/c + 1/d
@@ -860,8 +860,8 @@ def posterior(layers: Sequence[BinaryEvidence]) -> Posterior:
     """Posterior probability and its standard deviation, block by block (no global step).
 
     ``logit P = logit(prior) + Σⱼ Wⱼ`` with ``Wⱼ = W+`` inside pattern *j* and ``W−`` outside,
-    ``prior = N(D) / N(T)`` (Bonham-Carter 1994, eq. 9-24). The variance due to the weights and to
-    the prior is (Bonham-Carter 1994, p. 326; Agterberg, Bonham-Carter & Wright 1990)::
+    ``prior = N(D) / N(T)`` (Bonham-Carter 1994, ch. 9). The variance due to the weights and to
+    the prior is (Bonham-Carter 1994, ch. 9; Agterberg, Bonham-Carter & Wright 1990)::
 
         s²(P) = P² · [ 1/N(D) + Σⱼ s²(Wⱼ) ]
 
@@ -987,7 +987,7 @@ def pairwise_chi_square(layers: Sequence[BinaryEvidence]) -> pd.DataFrame:
     """Pairwise chi-square tests of conditional independence between binary layers.
 
     For each pair, the 2 × 2 table of the *deposit* cells (inside/outside each pattern) is tested
-    against independence (Bonham-Carter 1994, pp. 316-318), by ``scipy.stats.chi2_contingency``
+    against independence (Bonham-Carter 1994, ch. 9), by ``scipy.stats.chi2_contingency``
     without continuity correction (1 degree of freedom). An expected count below 5 makes the
     test unreliable: ``min_expected`` says so; a table with an empty row or column has no test
     (NaN, with the reason in ``note``).
