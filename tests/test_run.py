@@ -325,3 +325,15 @@ def test_kolari_field_direction_comes_from_igrf(kolari_run) -> None:
     assert 77.0 < resolved["inclination"] < 78.0 and 9.0 < resolved["declination"] < 10.0
     assert manifest["inputs"]["area"]["digest"] == area.digest
     assert manifest["inputs"]["features"]["faults"]["checksum"].startswith("sha256:")
+
+
+def test_demo_of_a_mineral_system_runs_its_recipe(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "li"
+    assert main(["demo", "--system", "lct-pegmatite-li", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["recipe"]["id"] == "lct-pegmatite-li" and report["demo"] is True
+    assert set(report["evidence"]) == set(load_recipe("lct-pegmatite-li").layers)
+    capsys.readouterr()
+    assert main(["demo", "--system", "no-such-system", "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "no-such-system" in err and err.count("\n") == 1 and not (tmp_path / "x").exists()

@@ -16,7 +16,10 @@ def demo(
         Literal["en", "ja"], typer.Option(help="Language of the web map and summary.")
     ] = "en",
     seed: Annotated[int, typer.Option(help="Seed of the demo data generator.")] = 0,
-    resolution: Annotated[float, typer.Option(help="Grid pixel size, metres.", min=10.0)] = 100.0,
+    resolution: Annotated[
+        float | None,
+        typer.Option(help="Grid pixel size, metres (default 100, or the system's own).", min=10.0),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
     scheduler: Annotated[
         str,
@@ -24,6 +27,13 @@ def demo(
             help="Where Dask runs: 'threads', 'local' (a LocalCluster) or a scheduler address (tcp://HOST:PORT)."
         ),
     ] = "threads",
+    system: Annotated[
+        str | None,
+        typer.Option(
+            help="A mineral system to generate instead of the IOCG demo, run with its shipped "
+            "recipe (e.g. carbonatite-ree; see geosurvey recipe list)."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole job on generated demo data, offline.
 
@@ -41,6 +51,7 @@ def demo(
         resolution=resolution,
         overwrite=overwrite,
         scheduler=scheduler,
+        system=system,
         echo=typer.echo,
     )
 

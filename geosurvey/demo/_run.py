@@ -14,7 +14,7 @@ succeeded, so a failed run leaves nothing behind.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,10 +67,18 @@ class DemoData:
         The registry folder holding the agreed area ``area_id``.
     catalog
         The static STAC catalogue (``catalog.json``).
-    occurrences, faults
-        GeoJSON files of the known occurrences and the mapped faults.
+    occurrences
+        GeoJSON file of the known occurrences.
+    features
+        GeoJSON files of the vector features by the names the recipe uses (``faults``...).
+    area_id
+        The agreed area.
+    recipe
+        The shipped recipe the data are made for (``demo-iocg``, or the system's).
     field
         The main-field inclination and declination (degrees) the synthetic anomaly was made with.
+    resolution
+        Pixel size of the generated rasters, metres.
     survey
         The generated survey (rasters, vectors, band descriptions).
     """
@@ -78,21 +86,29 @@ class DemoData:
     registry: Path
     catalog: Path
     occurrences: Path
-    faults: Path
+    features: Mapping[str, Path]
     area_id: str
+    recipe: str
     field: tuple[float, float]
+    resolution: float
     survey: Any
 
+    @property
+    def faults(self) -> Path:
+        """The mapped faults (GeoJSON)."""
+        return self.features["faults"]
 
-def _agree_area(survey: object, registry_dir: Path, *, area_id: str = "demo-iocg") -> object:
+
+def _agree_area(geometry: Any, registry_dir: Path, *, area_id: str, names: tuple[str, str],
+                commodities: Any, deposit_models: Any, methods: Any) -> Any:
     """A fresh registry with two demo parties that both approve the demo area."""
     from geosurvey.aoi import Registry, generate_keypair
 
-    names = {
+    parties_names = {
         "JP": ("Japan (demo party)", "日本（デモ当事者）"),
         "US": ("United States (demo party)", "米国（デモ当事者）"),
     }
-    keys = {code: generate_keypair() for code in names}  # (private PEM, public): in memory only
+    keys = {code: generate_keypair() for code in parties_names}  # (private PEM, public): in memory only
     parties = [
         {
             "code": code,
@@ -102,18 +118,18 @@ def _agree_area(survey: object, registry_dir: Path, *, area_id: str = "demo-iocg
             "public_keys": [keys[code][1]],
             "demo_only": True,
         }
-        for code, (name_en, name_ja) in names.items()
+        for code, (name_en, name_ja) in parties_names.items()
     ]
     registry = Registry.init(registry_dir, parties=parties)
     area = registry.propose(
-        survey.area,  # type: ignore[attr-defined]
+        geometry,
         id=area_id,
-        name_en="Demo IOCG survey area (synthetic data)",
-        name_ja="デモ IOCG 調査地域（合成データ）",
+        name_en=names[0],
+        name_ja=names[1],
         region=["US"],
-        commodities=["Cu", "Au", "Co", "LREE"],
-        deposit_models=["iocg"],
-        methods=["airborne-magnetics", "airborne-radiometrics", "multispectral-imagery"],
+        commodities=list(commodities),
+        deposit_models=list(deposit_models),
+        methods=list(methods),
         proposer="US",
         notes="Generated demo data; stands for no real ground.",
     )
@@ -168,13 +184,13 @@ def _write_catalogue(survey: object, folder: Path) -> Path:
     )
 
 
-def make_demo_data(folder: str | Path, *, seed: int = 0, resolution: float = 100.0,
-                   area_id: str = "demo-iocg") -> DemoData:
-    """Generate the demo survey and write it as a survey's inputs into ``folder`` (which must exist).
+def make_demo_data(folder: str | Path, *, seed: int = 0, resolution: float | None = None,
+                   area_id: str | None = None, system: str | None = None) -> DemoData:
+    """Generate a demo survey and write it as a survey's inputs into ``folder`` (which must exist).
 
-    Writes ``folder/aoi`` (a registry where two demo parties agree the area ``area_id``),
-    ``folder/catalog`` (the rasters as COGs in a static STAC catalogue) and ``folder/data``
-    (``occurrences.geojson``, ``faults.geojson``).
+    Writes ``folder/aoi`` (a registry where two demo parties agree the area), ``folder/catalog``
+    (the rasters as COGs in a static STAC catalogue) and ``folder/data`` (``occurrences.geojson``
+    and one GeoJSON per feature set the recipe uses).
 
     Parameters
     ----------
@@ -183,22 +199,48 @@ def make_demo_data(folder: str | Path, *, seed: int = 0, resolution: float = 100
     seed
         Seed of the generator (the same seed gives the same data).
     resolution
-        Pixel size of the generated rasters, metres.
+        Pixel size of the generated rasters, metres (default: 100 m for the IOCG demo, the
+        system's own for a mineral system).
     area_id
-        The id under which the area is agreed (batch tests make several).
+        The id under which the area is agreed (default ``demo-iocg`` or ``demo-<system>``).
+    system
+        A mineral system of :data:`geosurvey.demo.SYSTEMS` (named as the recipe it serves), or
+        ``None`` for the IOCG demo survey.
     """
-    from geosurvey.demo._synthetic import make_demo_survey
-
     folder = Path(folder)
-    survey = make_demo_survey(seed=seed, resolution=resolution)
-    _agree_area(survey, folder / "aoi", area_id=area_id)
-    catalog = _write_catalogue(survey, folder / "catalog")
+    if system is None:
+        from geosurvey.demo._synthetic import make_demo_survey
+
+        survey = make_demo_survey(seed=seed, resolution=100.0 if resolution is None else resolution)
+        area_id = area_id or "demo-iocg"
+        _agree_area(survey.area, folder / "aoi", area_id=area_id,
+                    names=("Demo IOCG survey area (synthetic data)", "デモ IOCG 調査地域（合成データ）"),
+                    commodities=["Cu", "Au", "Co", "LREE"], deposit_models=["iocg"],
+                    methods=["airborne-magnetics", "airborne-radiometrics", "multispectral-imagery"])
+        catalog = _write_catalogue(survey, folder / "catalog")
+        feature_frames = {"faults": survey.faults}
+        recipe = "demo-iocg"
+    else:
+        from geosurvey.demo._systems import make_system_survey, write_survey_catalog
+
+        survey = make_system_survey(system, seed=seed, resolution=resolution)
+        spec = survey.system
+        area_id = area_id or f"demo-{system}"
+        _agree_area(survey.area, folder / "aoi", area_id=area_id,
+                    names=(spec.title_en, spec.title_ja), commodities=spec.commodities,
+                    deposit_models=spec.deposit_models, methods=spec.methods)
+        catalog = write_survey_catalog(survey, folder / "catalog")
+        feature_frames = dict(survey.features)
+        recipe = system
     (folder / "data").mkdir()
-    vectors = {}
-    for name, frame in (("occurrences", survey.occurrences), ("faults", survey.faults)):
-        vectors[name] = atomic_write_text(folder / "data" / f"{name}.geojson", frame.to_json(drop_id=True))
-    return DemoData(folder / "aoi", catalog, vectors["occurrences"], vectors["faults"], area_id,
-                    tuple(survey.field), survey)
+    occurrences = atomic_write_text(folder / "data" / "occurrences.geojson",
+                                    survey.occurrences.to_json(drop_id=True))
+    features = {name: atomic_write_text(folder / "data" / f"{name}.geojson", frame.to_json(drop_id=True))
+                for name, frame in feature_frames.items()}
+    res = 100.0 if system is None and resolution is None else float(
+        resolution if resolution is not None else abs(survey.geobox.resolution.x))
+    return DemoData(folder / "aoi", catalog, occurrences, features, area_id, recipe,
+                    tuple(survey.field), res, survey)
 
 
 def run_demo(
@@ -206,9 +248,10 @@ def run_demo(
     *,
     lang: Language = "en",
     seed: int = 0,
-    resolution: float = 100.0,
+    resolution: float | None = None,
     overwrite: bool = False,
     scheduler: str | None = None,
+    system: str | None = None,
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Run the whole geosurvey job on the generated demo survey.
@@ -223,12 +266,15 @@ def run_demo(
     seed
         Seed of the demo data generator (the same seed gives the same data).
     resolution
-        Pixel size of the analysis grid, metres.
+        Pixel size of the analysis grid, metres (default: 100 m, or the system's own).
     overwrite
         Replace an existing output folder (only once the new one is complete).
     scheduler
         Where the Dask work runs: ``None``/``"threads"`` (this process), ``"local"`` (a LocalCluster
         of worker processes) or a scheduler address (see :func:`geosurvey.runner.dask_client`).
+    system
+        A mineral system of :data:`geosurvey.demo.SYSTEMS` (e.g. ``"carbonatite-ree"``): its
+        synthetic survey, run with the shipped recipe of the same name. ``None``: the IOCG demo.
     echo
         Where progress lines go (``print`` by default).
 
@@ -243,15 +289,15 @@ def run_demo(
     with output_folder(final, overwrite=overwrite) as work, dask_client(scheduler) as client:
         echo(text["run_stage"].format(i=1, n=8, name=text["demo_stage_data"]))
         start = time.perf_counter()
-        data = make_demo_data(work, seed=seed, resolution=resolution)
+        data = make_demo_data(work, seed=seed, resolution=resolution, system=system)
         data_s = time.perf_counter() - start
         echo(text["run_done"].format(s=data_s))
         inclination, declination = data.field
         inputs = plan_run(
-            data.area_id, "demo-iocg", sources=[data.catalog], registry=data.registry,
-            occurrences=data.occurrences, features={"faults": data.faults},
-            resolution=resolution, inclination=inclination, declination=declination, lang=lang,
-            chunks=256, labels={"demo": True, "seed": seed},
+            data.area_id, data.recipe, sources=[data.catalog], registry=data.registry,
+            occurrences=data.occurrences, features=dict(data.features),
+            resolution=data.resolution, inclination=inclination, declination=declination,
+            lang=lang, chunks=256, labels={"demo": True, "seed": seed, "system": data.recipe},
         )
         result = execute_run(inputs, work, echo=echo, client=client, final=final, stages_before=1)
     return DemoResult(final, result.area_id, result.status, result.report,
