@@ -78,7 +78,7 @@ def test_recipe_parses_and_is_documented(name):
     assert all(re.search(r"\((19|20)\d\d\)", ref) for ref in recipe.references), recipe.references
     surnames = {ref.split(",")[0].strip() for ref in recipe.references}
     for spec in recipe.evidence:
-        assert spec.why and spec.reference, spec.layer
+        assert spec.why and spec.why_ja and spec.reference, spec.layer
         assert any(s in spec.reference for s in surnames), (spec.layer, spec.reference)
         units = spec.units.replace("/", " ").split()
         assert all(u == "1" or u.rstrip("0123456789") in KNOWN_UNITS for u in units), spec.units
