@@ -87,40 +87,48 @@ def _gdal_pipeline(
     return time.perf_counter() - start
 
 
-def _first_render(page: Path) -> float:
+def _first_render(page: Path, browser: object | None) -> float:
+    """Seconds from opening ``page`` until the score is drawn; ``browser``: a Playwright
+    Chromium to use (one is started when ``None``)."""
+    if browser is not None:
+        return _time_render(browser, page)
     from playwright.sync_api import sync_playwright
 
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--no-first-run"]  # fmt: skip
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+        own = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
-            context.route(
-                "**/*",
-                lambda r: (
-                    r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort()
-                ),
-            )
-            tab = context.new_page()
-            start = time.perf_counter()
-            tab.goto(page.as_uri(), wait_until="domcontentloaded", timeout=120_000)
-            tab.wait_for_function(
-                """() => { const img = document.querySelector('img.gs-score');
-                    if (img && img.complete && img.naturalWidth > 0) return true;
-                    return document.querySelectorAll('.gs-score img.leaflet-tile-loaded, img.gs-score.leaflet-tile-loaded').length > 0
-                        || document.querySelectorAll('img.leaflet-tile-loaded').length > 0; }""",
-                timeout=120_000,
-            )
-            tab.evaluate(
-                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-            )
-            return time.perf_counter() - start
+            return _time_render(own, page)
         finally:
-            browser.close()
+            own.close()
 
 
-def _case(n: int, tmp: Path) -> list[dict[str, object]]:
+def _time_render(browser: object, page: Path) -> float:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    try:
+        context.route(
+            "**/*",
+            lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort(),
+        )
+        tab = context.new_page()
+        start = time.perf_counter()
+        tab.goto(page.as_uri(), wait_until="domcontentloaded", timeout=120_000)
+        tab.wait_for_function(
+            """() => { const img = document.querySelector('img.gs-score');
+                if (img && img.complete && img.naturalWidth > 0) return true;
+                return document.querySelectorAll('img.leaflet-tile-loaded').length > 0; }""",
+            timeout=120_000,
+        )
+        tab.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        return time.perf_counter() - start
+    finally:
+        context.close()
+
+
+def _case(n: int, tmp: Path, browser: object | None) -> list[dict[str, object]]:
     from geosurvey.io import read_raster
     from geosurvey.publish import save_web_map, web_map
     from geosurvey.publish._webmap import _tile_layers
@@ -134,7 +142,7 @@ def _case(n: int, tmp: Path) -> list[dict[str, object]]:
     tiles_dir = tmp / f"auto_{n}_tiles"
     n_tiles = len(list(tiles_dir.rglob("*.png"))) if tiles_dir.exists() else 0
     page_mib = page.stat().st_size / 2**20
-    first_s = _first_render(page)
+    first_s = _first_render(page, browser)
 
     start = time.perf_counter()
     tiled = web_map(score, raster_mode="tiles")
@@ -165,12 +173,13 @@ def _case(n: int, tmp: Path) -> list[dict[str, object]]:
     ]  # fmt: skip
 
 
-def run(quick: bool = False) -> list[dict[str, object]]:
-    """Rows for ``benchmarks/run.py`` (see the module docstring)."""
+def run(quick: bool = False, *, browser: object | None = None) -> list[dict[str, object]]:
+    """Rows for ``benchmarks/run.py`` (see the module docstring); ``browser``: a Playwright
+    Chromium to time the first render in (default: one is started)."""
     rows: list[dict[str, object]] = []
     for n in QUICK_SIZES if quick else SIZES:
         with tempfile.TemporaryDirectory(prefix="geosurvey-bench-publish-") as tmp:
-            rows.extend(_case(n, Path(tmp)))
+            rows.extend(_case(n, Path(tmp), browser))
     return rows
 
 

@@ -12,7 +12,7 @@ import pytest
 def test_quick_publish_benchmark_rows(chromium):  # chromium: fails with the install hint if absent
     from benchmarks.bench_publish import run
 
-    rows = run(quick=True)
+    rows = run(quick=True, browser=chromium)
     assert [r["benchmark"] for r in rows] == ["publish", "first render", "tile pyramid"]
     for row in rows:
         assert {"benchmark", "case", "geosurvey_s", "baseline_s", "ratio", "peak_mib"} <= set(row)
