@@ -104,6 +104,10 @@ def test_pivot_basis_is_orthonormal_and_gives_pivot_coordinates(comps):
     np.testing.assert_allclose(np.linalg.norm(a - b), np.linalg.norm(z[0] - z[1]), rtol=1e-12)
     back = ev.ilr_inverse(z, total=1.0)
     np.testing.assert_allclose(back, ev.closure(comps), rtol=1e-10)        # round trip
+    one = comps[0]                                                         # one composition (1-D)
+    np.testing.assert_allclose(ev.ilr_inverse(ev.ilr(one), total=100), ev.closure(one, total=100))
+    two = comps[:, :2]                                                     # D = 2: ln(x1/x2)/sqrt(2)
+    np.testing.assert_allclose(ev.ilr(two)[:, 0], np.log(two[:, 0] / two[:, 1]) / math.sqrt(2))
 
 
 def test_coda_on_dataframes_and_refusals(comps):

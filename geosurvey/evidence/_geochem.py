@@ -546,8 +546,12 @@ def ilr(parts: pd.DataFrame | np.ndarray, *, basis: np.ndarray | None = None) ->
 def ilr_inverse(
     coords: pd.DataFrame | np.ndarray, *, basis: np.ndarray | None = None, total: float = 1.0
 ) -> np.ndarray:
-    """Inverse of :func:`ilr`: the composition closed to ``total``, ``(n, D)``."""
-    arr, _ = _parts(coords, "ilr_inverse") if np.ndim(coords) == 2 and np.shape(coords)[1] >= 2 else (np.atleast_2d(np.asarray(coords, dtype="float64")), None)
+    """Inverse of :func:`ilr`: the composition closed to ``total``, ``(n, D)`` (``D - 1`` coordinates
+    give ``D`` parts; one coordinate gives a two-part composition)."""
+    values = coords.to_numpy(dtype="float64") if isinstance(coords, pd.DataFrame) else coords
+    arr = np.atleast_2d(np.asarray(values, dtype="float64"))
+    if arr.ndim != 2:
+        raise InputError(f"ilr_inverse: coordinates must be (n, D - 1), got shape {arr.shape}")
     v = _basis(basis, arr.shape[1] + 1, "ilr_inverse")
     out = np.asarray(clr_inverse(arr @ v, total=total))
     return out if np.ndim(coords) == 2 else out[0]
