@@ -276,11 +276,11 @@ def kolari_run(tmp_path_factory: pytest.TempPathFactory):
     finally:
         os.chdir(cwd)
     assert code == 0
-    return out, vector
+    return out, vector, catalog
 
 
 def test_kolari_end_to_end_on_gtk_data(kolari_run) -> None:
-    out, vector = kolari_run
+    out, vector, _catalog = kolari_run
     report = json.loads((out / "report.json").read_text())
     assert report["n_occurrences_on_grid"] == 17 and report["n_occurrences_outside_grid"] == 9
     occ = gpd.read_file(vector / "IOCG_Deps_Prosp_Occs_2.shp")
@@ -313,7 +313,7 @@ def test_kolari_end_to_end_on_gtk_data(kolari_run) -> None:
 
 
 def test_kolari_field_direction_comes_from_igrf(kolari_run) -> None:
-    out, _ = kolari_run
+    out, _vector, _catalog = kolari_run
     manifest = json.loads((out / "manifest.json").read_text())
     resolved = manifest["parameters"]["resolved"]
     area = Registry(REPO / "aoi").get("kolari-iocg")
@@ -337,3 +337,21 @@ def test_demo_of_a_mineral_system_runs_its_recipe(tmp_path: Path, capsys) -> Non
     assert main(["demo", "--system", "no-such-system", "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
     assert "no-such-system" in err and err.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+def test_recipe_auto_picks_the_recipes_the_area_and_sources_can_run(kolari_run) -> None:
+    from geosurvey.runner import select_recipes
+
+    _out, vector, catalog = kolari_run
+    picked, skipped = select_recipes(
+        "kolari-iocg", sources=[catalog / "catalog.json"], registry=REPO / "aoi",
+        features={"faults": vector / "IOCG_CLB_Structures_1M.shp"},
+    )
+    ids = [r.id for r, _why in picked]
+    assert "iocg-kolari" in ids
+    assert all("iocg" in r.deposit_models for r, _why in picked)
+    why = dict((r.id, w) for r, w in [*picked, *skipped])
+    assert "serves deposit model iocg of area kolari-iocg" in why["iocg-kolari"]
+    assert "demo-iocg" not in ids and "swir16" in why["demo-iocg"]  # no imagery in GTK's grids
+    with pytest.raises(InputError, match="no recipe serving area 'kolari-iocg' can run"):
+        select_recipes("kolari-iocg", sources=[catalog / "catalog.json"], registry=REPO / "aoi")

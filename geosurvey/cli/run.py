@@ -30,7 +30,11 @@ def run(
     ] = None,
     recipe: Annotated[
         str | None,
-        typer.Option(help="A shipped recipe's name (see geosurvey recipe list) or a recipe TOML file."),
+        typer.Option(
+            help="A shipped recipe's name (see geosurvey recipe list), a recipe TOML file, or "
+            "'auto': every shipped recipe serving the area's deposit models that the sources can "
+            "feed, each into OUT/<recipe>."
+        ),
     ] = None,
     source: Annotated[
         list[str] | None,

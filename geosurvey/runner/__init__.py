@@ -26,6 +26,7 @@ from geosurvey.runner._run import (
     run,
     run_from_manifest,
     score_evidence,
+    select_recipes,
     write_outputs,
 )
 
@@ -49,5 +50,6 @@ __all__ = [
     "run",
     "run_from_manifest",
     "score_evidence",
+    "select_recipes",
     "write_outputs",
 ]

@@ -71,6 +71,7 @@ __all__ = [
     "run",
     "run_from_manifest",
     "score_evidence",
+    "select_recipes",
     "write_outputs",
 ]
 
@@ -857,6 +858,56 @@ def run(
     with output_folder(final, overwrite=overwrite) as work, \
             (contextlib.nullcontext(None) if scheduler is None else dask_client(scheduler)) as client:
         return execute_run(inputs, work, echo=echo, client=client, final=final)
+
+
+def select_recipes(
+    area: Any,
+    *,
+    sources: Sequence[Any],
+    features: Mapping[str, Any] | None = None,
+    registry: str | Path = "aoi",
+    datetime: str | None = None,
+    lang: Language = "en",
+) -> tuple[list[tuple[Recipe, str]], list[tuple[Recipe, str]]]:
+    """The shipped recipes to run for an area (what ``--recipe auto`` runs), and those left out.
+
+    A recipe is picked when it serves one of the area's deposit models
+    (:func:`geosurvey.prospectivity.recipes_for`) and the sources hold every band it starts from
+    and every feature set it uses was given.
+
+    Returns
+    -------
+    picked, skipped
+        ``(recipe, why)`` pairs: why each was picked, and why each serving recipe was left out.
+
+    Raises
+    ------
+    InputError
+        If no recipe serves the area's deposit models, or none of those can run on the sources.
+    """
+    from geosurvey.catalogs import resolve_band_map
+    from geosurvey.prospectivity import recipes_for
+
+    checked = check_area(area, registry=registry, allow_unagreed=True)
+    candidates = recipes_for(checked, lang=lang)
+    items = find_items(checked, sources, datetime=datetime)
+    have = {band for item in items for band in resolve_band_map(item, None).values()}
+    picked, skipped = [], []
+    for recipe, why in candidates:
+        missing_bands = sorted(set(recipe.bands) - have)
+        missing_features = sorted(set(recipe.features) - set(features or {}))
+        if missing_bands or missing_features:
+            reasons = ([f"the sources hold no band {', '.join(missing_bands)}"] if missing_bands else []) + (
+                [f"no features {', '.join(missing_features)} were given"] if missing_features else [])
+            skipped.append((recipe, f"recipe {recipe.id} left out: {'; '.join(reasons)}"))
+        else:
+            picked.append((recipe, why))
+    if not picked:
+        raise InputError(
+            f"no recipe serving area {checked.id!r} can run on the sources given: "
+            + "; ".join(reason for _r, reason in skipped)
+        )
+    return picked, skipped
 
 
 def run_from_manifest(
