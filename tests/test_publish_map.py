@@ -49,7 +49,24 @@ def pages(tmp_path_factory):
         "en": save_web_map(rich_map("en"), folder / "en.html"),
         "ja": save_web_map(rich_map("ja"), folder / "ja.html"),
         "basemaps": save_web_map(rich_map("en", basemaps=["osm", "gsi"]), folder / "basemaps.html"),
+        "hostile": save_web_map(hostile_map(), folder / "hostile.html"),
     }
+
+
+IMG = "<img src=x onerror=alert(1)>"
+SCRIPT = "</script><script>alert(1)</script>"
+
+
+def hostile_map():
+    v = vectors()
+    sa = v["survey_areas"]
+    sa.loc[2, "name_en"] = IMG
+    sa.loc[2, "notes"] = SCRIPT
+    sa.loc[2, "commodities"] = IMG
+    v["occurrences"]["Name"] = [IMG, SCRIPT, "plain"]
+    v["faults"]["name"] = [SCRIPT, IMG]
+    score = make_grid(chunks=None).assign_attrs(long_name=IMG, units=SCRIPT)
+    return web_map(score, title=SCRIPT, attribution=IMG, layers={IMG: score * 2}, **v)
 
 
 def haversine(a, b, radius=6371000.0):
@@ -176,3 +193,26 @@ def test_both_tables_have_the_same_keys_and_fields():
     for key in TEXT["en"]:
         fields_en = set(re.findall(r"{(\w+)}", TEXT["en"][key]))
         assert fields_en == set(re.findall(r"{(\w+)}", TEXT["ja"][key])), key
+
+
+def test_hostile_names_render_as_text_in_popups_and_run_nothing(chromium_page, pages):
+    page, console_errors, failed = chromium_page(pages["hostile"])
+    assert page.title() == SCRIPT and SCRIPT in page.inner_text(".gs-title")
+    assert IMG in page.inner_text(".leaflet-control-attribution")
+    assert IMG in page.inner_text(".gs-legend-score")  # long_name
+    page.get_by_label(TEXT["en"]["score"]).uncheck()
+    amended = page.locator("path.gs-status-amended")
+    box = amended.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    popup = page.inner_text(".leaflet-popup-content")
+    assert IMG in popup and SCRIPT in popup and TEXT["en"]["notes"] in popup
+    page.mouse.click(5, 5)
+    shown = []
+    markers = page.locator("path.gs-occurrences")
+    for k in range(markers.count()):
+        markers.nth(k).click(force=True)
+        shown.append(page.inner_text(".leaflet-popup-content"))
+    assert any(IMG in t for t in shown) and any(SCRIPT in t for t in shown)
+    assert page.locator(".leaflet-popup-content img, .leaflet-popup-content script, "
+                        ".leaflet-control-layers img, .gs-legends img").count() == 0
+    assert console_errors == [] and failed == []  # an alert() would be listed as a dialog

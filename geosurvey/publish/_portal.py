@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.i18n import LANGUAGES, TEXT, Language
@@ -464,7 +465,7 @@ def _run_page(
         return text["download_layer"].format(name=Path(name).stem)
 
     downloads = "".join(
-        f'<tr><td><a href="files/{_e(name)}" download>{_e(label(name))}</a></td>'
+        f'<tr><td><a href="files/{_e(quote(name))}" download>{_e(label(name))}</a></td>'
         f"<td>{_e(name)}</td><td>{size / 1e6:.2f} MB</td></tr>"
         for name, size in files
     )

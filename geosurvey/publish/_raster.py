@@ -133,7 +133,7 @@ class RasterImage:
         return self.scale.colours(n)
 
 
-def _check_grid(da: object, what: str) -> xr.DataArray:
+def check_grid(da: object, what: str) -> xr.DataArray:
     """Return ``da`` as a ``(y, x)`` DataArray with a CRS, or raise naming ``what`` and the fix."""
     if not isinstance(da, xr.DataArray):
         raise InputError(
@@ -161,7 +161,8 @@ def _check_grid(da: object, what: str) -> xr.DataArray:
     return da.transpose("y", "x")
 
 
-def _check_cmap(cmap: str, what: str) -> str:
+def check_cmap(cmap: str, what: str) -> str:
+    """Return ``cmap`` if matplotlib knows it, else raise :class:`InputError` naming ``what``."""
     if cmap not in matplotlib.colormaps:
         raise InputError(
             f"unknown colour map {what}={cmap!r}; use a matplotlib colour map name such as "
@@ -170,11 +171,12 @@ def _check_cmap(cmap: str, what: str) -> str:
     return cmap
 
 
-def _downsample_factor(shape: tuple[int, ...], max_pixels: int) -> int:
+def downsample_factor(shape: tuple[int, ...], max_pixels: int) -> int:
+    """The smallest whole factor that brings the larger side of ``shape`` to ``max_pixels``."""
     return max(1, math.ceil(max(shape) / max_pixels))
 
 
-def _average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
+def average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
     """Block-average ``da`` by ``factor`` along both axes, lazily (NaN-aware mean).
 
     The last ``shape % factor`` rows and columns (fewer than ``factor``, so under 0.05 % of a
@@ -186,7 +188,7 @@ def _average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
     return out.rio.write_transform(out.rio.transform(recalc=True))
 
 
-def _value_range(
+def value_range(
     values: np.ndarray, attrs: Mapping[str, Any], vmin: float | None, vmax: float | None, what: str
 ) -> tuple[float, float]:
     """The colour map's range: given ``vmin``/``vmax``, else CF ``valid_range``, else the data's."""
@@ -243,12 +245,12 @@ def _raster_images(
     are computed in one :func:`dask.compute` (a score and the evidence it was made from share
     most of their graph).
     """
-    factors = [_downsample_factor(da.shape, max_pixels) for _, da, *_ in grids]
-    small = [_average_down(da, f) for (_, da, *_), f in zip(grids, factors, strict=True)]
+    factors = [downsample_factor(da.shape, max_pixels) for _, da, *_ in grids]
+    small = [average_down(da, f) for (_, da, *_), f in zip(grids, factors, strict=True)]
     computed = dask.compute(*small)
     images = []
     for (what, da, cmap, vmin, vmax), factor, values in zip(grids, factors, computed, strict=True):
-        lo, hi = _value_range(np.asarray(values.data), da.attrs, vmin, vmax, what)
+        lo, hi = value_range(np.asarray(values.data), da.attrs, vmin, vmax, what)
         images.append(image_from(values, ColourScale(cmap, lo, hi), factor=factor))
     return images
 
@@ -324,7 +326,7 @@ def raster_image(
     """
     if not (isinstance(max_pixels, int) and max_pixels >= 2):
         raise InputError(f"max_pixels must be a whole number of pixels >= 2, got {max_pixels!r}")
-    checked = _check_grid(da, "da")
+    checked = check_grid(da, "da")
     return _raster_images(
-        [("da", checked, _check_cmap(cmap, "cmap"), vmin, vmax)], max_pixels=max_pixels
+        [("da", checked, check_cmap(cmap, "cmap"), vmin, vmax)], max_pixels=max_pixels
     )[0]

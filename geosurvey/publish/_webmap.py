@@ -46,12 +46,12 @@ from geosurvey.publish._raster import (
     MAX_PIXELS,
     ColourScale,
     RasterImage,
-    _average_down,
-    _check_cmap,
-    _check_grid,
-    _downsample_factor,
-    _value_range,
+    average_down,
+    check_cmap,
+    check_grid,
+    downsample_factor,
     image_from,
+    value_range,
 )
 from geosurvey.publish._render import RawHTML, VerbatimFigure, VerbatimMacroElement
 from geosurvey.publish._tiles import MAX_EMBEDDED_BYTES, TiledRaster, plan_pyramid
@@ -537,22 +537,22 @@ def web_map(
     titles = dict(titles or {})
     # 1. check every input before computing anything
     rasters = [
-        _RasterSpec("score", score_title or text["score"], _check_grid(score, "score"),
-                    _check_cmap(cmap, "cmap"), vmin, vmax, "gs-score", True)
+        _RasterSpec("score", score_title or text["score"], check_grid(score, "score"),
+                    check_cmap(cmap, "cmap"), vmin, vmax, "gs-score", True)
     ]  # fmt: skip
     if uncertainty is not None:
         rasters.append(
-            _RasterSpec("uncertainty", text["uncertainty"], _check_grid(uncertainty, "uncertainty"),
-                        _check_cmap(uncertainty_cmap, "uncertainty_cmap"), None, None,
+            _RasterSpec("uncertainty", text["uncertainty"], check_grid(uncertainty, "uncertainty"),
+                        check_cmap(uncertainty_cmap, "uncertainty_cmap"), None, None,
                         "gs-uncertainty", False)
         )  # fmt: skip
     for name, da in (layers or {}).items():
         what = f"layers[{name!r}]"
-        checked = _check_grid(da, what)
+        checked = check_grid(da, what)
         label = titles.get(name) or _as_text(checked.attrs.get("long_name")) or str(name)
         rasters.append(
             _RasterSpec(what, text["evidence"].format(name=label), checked,
-                        _check_cmap(layer_cmap, "layer_cmap"), None, None, "gs-evidence", False,
+                        check_cmap(layer_cmap, "layer_cmap"), None, None, "gs-evidence", False,
                         from_long_name=name not in titles and bool(checked.attrs.get("long_name")))
         )  # fmt: skip
     area_gdf, area_name = _area_layer(area, lang) if area is not None else (None, None)
@@ -720,15 +720,15 @@ def _compute_rasters(
         mode == "tiles" or (mode == "auto" and max(spec.da.shape) > max_pixels) for spec in rasters
     ]
     factors = [
-        1 if t else _downsample_factor(spec.da.shape, max_pixels)
+        1 if t else downsample_factor(spec.da.shape, max_pixels)
         for spec, t in zip(rasters, tiled, strict=True)
     ]
-    small = [_average_down(spec.da, f) for spec, f in zip(rasters, factors, strict=True)]
+    small = [average_down(spec.da, f) for spec, f in zip(rasters, factors, strict=True)]
     computed = dask.compute(*small)
     out: list[RasterImage | TiledRaster] = []
     used = 0
     for spec, t, factor, values in zip(rasters, tiled, factors, computed, strict=True):
-        lo, hi = _value_range(
+        lo, hi = value_range(
             np.asarray(values.data), spec.da.attrs, spec.vmin, spec.vmax, spec.what
         )
         scale = ColourScale(spec.cmap, lo, hi)
