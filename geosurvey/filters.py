@@ -489,6 +489,34 @@ def _as_mask(values: Any, frame: pd.DataFrame) -> pd.Series:
     return pd.Series(bool(values), index=frame.index)
 
 
+def _kind(column: pd.Series) -> Literal["number", "text", "other"]:
+    if pd.api.types.is_bool_dtype(column):
+        return "other"
+    if pd.api.types.is_numeric_dtype(column):
+        return "number"
+    present = column.dropna()
+    if pd.api.types.is_string_dtype(column) or (len(present) and all(isinstance(v, str) for v in present)):
+        return "text"
+    return "other"
+
+
+def _check_literal(column: pd.Series, name: str, value: Scalar, text: str) -> None:
+    """Refuse a literal of the wrong kind for its column, which would silently match nothing."""
+    if value is None or isinstance(value, bool):
+        return
+    kind = _kind(column)
+    if kind == "number" and isinstance(value, str):
+        raise InputError(
+            f"filter {_shown(text)}: column {name!r} holds numbers, compared with the text {value!r}; "
+            "write the number without quotes"
+        )
+    if kind == "text" and isinstance(value, int | float):
+        raise InputError(
+            f"filter {_shown(text)}: column {name!r} holds text, compared with the number {value!r}; "
+            "put the value in quotes"
+        )
+
+
 def _evaluate(node: Node, frame: pd.DataFrame, text: str) -> pd.Series:
     if isinstance(node, And | Or):
         masks = [_evaluate(item, frame, text) for item in node.items]
@@ -500,6 +528,9 @@ def _evaluate(node: Node, frame: pd.DataFrame, text: str) -> pd.Series:
         return ~_evaluate(node.item, frame, text)
     if isinstance(node, Compare):
         a, b = _operand(node.left, frame), _operand(node.right, frame)
+        for col, lit in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(col, Column) and isinstance(lit, Value):
+                _check_literal(frame[col.name], col.name, lit.value, text)
         if node.op not in ("==", "!=") and (
             (isinstance(node.left, Value) and node.left.value is None)
             or (isinstance(node.right, Value) and node.right.value is None)
@@ -519,6 +550,8 @@ def _evaluate(node: Node, frame: pd.DataFrame, text: str) -> pd.Series:
             return result.where(~missing, node.op == "!=")
         return _as_mask(result, frame)
     if isinstance(node, IsIn):
+        for value in node.values:
+            _check_literal(frame[node.column.name], node.column.name, value, text)
         result = frame[node.column.name].isin(list(node.values))
         if any(v is None for v in node.values):
             result = result | frame[node.column.name].isna()

@@ -132,7 +132,7 @@ def test_malformed_filters_are_one_line_errors(frame, expr, reason):
 
 @pytest.mark.parametrize(("expr", "reason"), [
     ("NOSUCH == 1", "names column 'NOSUCH' that faults do not have; the columns are: NAME, AGE"),
-    ("AGE > 'old'", "compared with values of its type"),
+    ("AGE > 'old'", "holds numbers, compared with the text 'old'"),
     ("AGE.str.contains('1')", "column 'AGE' is not text"),
     ("NAME", "column 'NAME' is not true/false"),
     ("AGE > None", "use COLUMN.isna"),
@@ -198,3 +198,14 @@ def test_missing_values_behave_alike_in_every_dtype(dtype):
     assert filter_mask(frame, "A < 2").tolist() == [True, False, False]
     assert filter_mask(frame, "N not in ['b']").tolist() == [True, True, False]
     assert filter_mask(frame, "N.str.contains('a')").tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize(("expr", "reason"), [
+    ("AGE == '1800'", "column 'AGE' holds numbers, compared with the text '1800'; write the number without quotes"),
+    ("AGE in [1800, '1900']", "holds numbers"),
+    ("NAME == 5", "column 'NAME' holds text, compared with the number 5; put the value in quotes"),
+    ("`rock type` != 1", "holds text"),
+])
+def test_a_literal_of_the_wrong_kind_is_refused_not_matched_silently(frame, expr, reason):
+    with pytest.raises(InputError, match=reason.replace("(", r"\(").replace("[", r"\[")):
+        filter_mask(frame, expr)
