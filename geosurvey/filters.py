@@ -34,7 +34,9 @@ Grammar
                                                               # fullmatch: case, na;
                                                               # startswith/endswith: na
 
-Missing values never match (``na`` defaults to ``False`` in the string predicates, ordered
+A literal is compared with a column of its own kind: text (in quotes) with text columns,
+numbers with numeric columns; a number compared with a text column (or the reverse) is refused,
+since it would silently match nothing. Missing values never match (``na`` defaults to ``False`` in the string predicates, ordered
 comparisons with a missing value are false) except under ``!=`` and ``not in``, where a missing
 value differs from every literal, as in pandas.
 
