@@ -300,3 +300,37 @@ def test_gtk_till_geochemistry_as_evidence(shared_data):
     with pytest.warns(UserWarning, match="outside the grid"):
         result = evaluate(clr_la.compute(), deposits)
     assert 0.0 <= result.roc_auc <= 1.0
+
+
+def test_geochem_anomaly_in_a_recipe_chain_on_gtk_till(shared_data):
+    """A recipe's ``features = "till"`` layer calls geochem_anomaly(features, like, ...) exactly
+    as a direct call does."""
+    from odc.geo.xr import xr_zeros
+
+    from geosurvey.prospectivity import build_evidence, parse_recipe
+
+    recipe = parse_recipe('''
+id = "till-test"
+method = "fuzzy-gamma"
+[[evidence]]
+layer = "la_till"
+units = "1"
+features = "till"
+steps = [
+  { fn = "geochem_anomaly", column = "La_ppm_511", units = "ppm", transform = "clr", components = ["La_ppm_511", "Fe_ppm_511", "Th_ppm_511"], flags = ["", "", "Th_511P_T"] },
+]
+[evidence.membership]
+kind = "linear"
+low = 0.0
+high = 1.0
+''', source="test")
+    till = gpd.read_file(shared_data.joinpath(*TILL))
+    gbox = GeoBox.from_bbox((345975, 7458025, 414025, 7540125), crs="EPSG:3067", resolution=1000)
+    ds = xr_zeros(gbox, dtype="float32", chunks=(40, 40)).to_dataset(name="mag_tmi")
+    with raise_if_dask_computes():
+        layers = build_evidence(ds, recipe, features={"till": till})
+    direct = ev.geochem_anomaly(till, ds["mag_tmi"], column="La_ppm_511", units="ppm", transform="clr",
+                                components=["La_ppm_511", "Fe_ppm_511", "Th_ppm_511"],
+                                flags=["", "", "Th_511P_T"])
+    np.testing.assert_allclose(layers["la_till"].values, direct.values, equal_nan=True)
+    assert layers["la_till"].attrs["units"] == "1" and layers["la_till"].chunks == ds["mag_tmi"].chunks
