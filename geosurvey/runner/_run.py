@@ -456,7 +456,7 @@ def _attribution(inputs: RunInputs, items: pystac.ItemCollection) -> str:
     for name in catalogs.list_sources():
         try:
             definition = catalogs.get_source(name)
-        except Exception:
+        except Exception:  # a broken definition is reported by `geosurvey catalog list`, not here
             continue
         if definition.attribution and (name in inputs.sources or collections & set(definition.collections)):
             texts[definition.attribution] = None
@@ -478,10 +478,11 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
 
     text = TEXT[inputs.lang]
     agreement = _agreement(area)
-    note = None if agreement["agreed"] else text["not_agreed_note"].format(
-        area=area.id, status=area.status, pending=", ".join(area.pending_parties) or "-")
+    stamp = {"area": area.id, "status": area.status, "pending": ", ".join(area.pending_parties) or "-"}
+    note = None if agreement["agreed"] else text["not_agreed_note"].format(**stamp)
     attribution = _attribution(inputs, items)
-    source_tag = attribution + (f"; {TEXT['en']['not_agreed_note'].format(area=area.id, status=area.status, pending=', '.join(area.pending_parties) or '-')}" if note else "")
+    # the COG tags are read by other tools: the stamp goes in English whatever the map's language
+    source_tag = attribution + ("; " + TEXT["en"]["not_agreed_note"].format(**stamp) if note else "")
     cogs = {"score": work / "score.tif"}
     write_cog(scored.score.assign_attrs(source=source_tag), cogs["score"])
     (work / "evidence").mkdir()
