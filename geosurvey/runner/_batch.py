@@ -166,7 +166,8 @@ class BatchResult:
         for job in self.jobs:
             status = text[f"batch_status_{job.status}"]
             if job.reason and job.status in ("failed", "interrupted"):
-                status += f" ({job.reason})"
+                reason = job.reason if len(job.reason) <= 90 else job.reason[:87] + "..."
+                status += f" ({reason})"  # the whole reason is in the record
             body.append(
                 [
                     job.area_id,
@@ -320,9 +321,11 @@ def is_transient(exc: BaseException) -> bool:
     """Whether an error (or one it was raised from) is a transient read error worth retrying.
 
     Connection errors and time-outs (``ConnectionError``, ``TimeoutError``, geosurvey's
-    :class:`~geosurvey.errors.CatalogUnreachableError`) and GDAL/rasterio read errors that report
-    an HTTP 5xx/429 status, a time-out or a reset connection are transient; a lost Dask scheduler
-    (:class:`~geosurvey.errors.ClusterError`), bad input and everything else are not.
+    :class:`~geosurvey.errors.CatalogUnreachableError`), GDAL/rasterio read errors that report
+    an HTTP 5xx/429 status, a time-out or a reset connection, and Dask's ``KilledWorker`` (the
+    workers running a task died, e.g. retired at the end of their lifetime on a batch system) are
+    transient; a lost Dask scheduler (:class:`~geosurvey.errors.ClusterError`), bad input and
+    everything else are not.
     """
     seen: set[int] = set()
     node: BaseException | None = exc
@@ -331,6 +334,10 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(node, ClusterError):
             return False
         if isinstance(node, ConnectionError | TimeoutError):
+            return True
+        if type(node).__name__ == "KilledWorker":
+            # workers that died under a task: on HPC most often workers retired at the end of
+            # their --lifetime or job walltime; the run is redone from scratch, at most `attempts`
             return True
         if type(node).__name__ in ("RasterioIOError", "CPLE_HttpResponseError", "CPLE_AWSError"):
             if _TRANSIENT_TEXT.search(str(node)):

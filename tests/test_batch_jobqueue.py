@@ -1,0 +1,59 @@
+"""runner.batch through dask-jobqueue's own job machinery: dask_jobqueue.local.LocalCluster writes a
+job script per job and starts it as a local process, as SLURMCluster/PBSCluster submit theirs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_batch import make_demo_areas
+from geosurvey.runner import batch
+
+pytestmark = pytest.mark.slow
+jobqueue_local = pytest.importorskip(
+    "dask_jobqueue.local", reason="this dask-jobqueue has no local job class (dask_jobqueue.local)"
+)
+
+
+def test_batch_on_dask_jobqueue_jobs(tmp_path: Path) -> None:
+    from distributed import Client
+
+    data = make_demo_areas(tmp_path / "data", n_areas=2, resolution=400.0)
+    with jobqueue_local.LocalCluster(
+        name="geosurvey-job",
+        cores=1,
+        processes=1,
+        memory="2GiB",
+        walltime="00:30:00",
+        # as on SLURM/PBS: workers retire before the job's walltime ends (see the README)
+        worker_extra_args=["--lifetime", "25m", "--lifetime-stagger", "4m"],
+        scheduler_options={"host": "127.0.0.1", "dashboard_address": None},
+        local_directory=str(tmp_path / "scratch"),
+        log_directory=str(tmp_path / "job-logs"),
+    ) as cluster:
+        script = cluster.job_script()
+        assert "--lifetime 25m" in script and "--memory-limit 2.00GiB" in script
+        cluster.scale(jobs=2)
+        with Client(cluster) as client:
+            client.wait_for_workers(2, timeout=120)
+            names = sorted(w["name"] for w in client.scheduler_info()["workers"].values())
+            result = batch(
+                None,
+                "demo-iocg",
+                out_root=tmp_path / "out",
+                sources=[data.catalog],
+                occurrences=data.occurrences,
+                features={"faults": data.faults},
+                registry=data.registry,
+                resolution=400.0,
+                scheduler=cluster.scheduler_address,
+                progress=False,
+                echo=lambda _l: None,
+            )
+    assert result.ok, result.table()
+    assert names == ["geosurvey-job-0", "geosurvey-job-1"]  # the two jobs' workers
+    assert "2 workers" in result.dask
+    doc = json.loads(result.manifest.read_text())
+    assert {e["status"] for e in doc["jobs"].values()} == {"ok"}
