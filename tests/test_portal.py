@@ -193,3 +193,38 @@ def test_portal_in_chromium(chromium_page, site):
     assert page.locator("img[src='thumbnail.png']").evaluate("img => img.naturalWidth") > 50
     assert all(page.locator(".plots img").evaluate_all("imgs => imgs.map(i => i.naturalWidth > 100)"))
     assert os.path.exists(run / "files" / "outputs" / "catalog.json")
+
+
+@pytest.mark.browser
+def test_portal_from_a_static_web_server(chromium, site):
+    """The same site served over HTTP (a plain static server on 127.0.0.1) works too."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site["site"]))
+    handler.log_message = lambda *args: None  # type: ignore[assignment]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    context = chromium.new_context()
+    try:
+        requests_seen, errors = [], []
+        context.route("**/*", lambda r: (requests_seen.append(r.request.url), r.continue_()
+                                         if r.request.url.startswith((base, "data:")) else r.abort()))
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/index.html", wait_until="load")
+        page.click("tr[data-area='kolari-iocg'] td:last-child a >> nth=0")
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/areas/kolari-iocg/iocg-test/index.html")
+        page.click("a.map-link")
+        page.wait_for_selector("img.gs-score")
+        assert errors == []
+        assert all(u.startswith((base, "data:")) for u in requests_seen)
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
