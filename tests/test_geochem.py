@@ -39,6 +39,11 @@ def test_below_detection_rule_text_negative_flags_zero():
     np.testing.assert_allclose(result.limits[result.below], [5.0, 2.0, 0.4, 0.4])
     assert (result.n_below, result.n_above, result.n_missing) == (4, 1, 2)
     assert "4 of 9 values below detection -> half the detection limit" in result.note
+    # the sentinels -9999 / -999 are missing values, not "< 9999"
+    codes = ev.replace_below_detection(pd.Series([-9999.0, -999.0, -5.0, 7.0]))
+    np.testing.assert_allclose(codes.values, [np.nan, np.nan, 2.5, 7.0], equal_nan=True)
+    assert (codes.n_below, codes.n_missing) == (1, 2)
+    assert np.isnan(ev.replace_below_detection(["-9999", "3"]).values[0])
     # the "nan" rule drops them instead
     dropped = ev.replace_below_detection(values, detection_limit=0.4, rule="nan")
     assert np.isnan(dropped.values[result.below]).all()

@@ -20,7 +20,8 @@ A reported value is *below detection* when it is
    value) the reported value itself, else the smallest positive value reported for that element
    (the lowest quantified value is at least the limit; a stated proxy, recorded in the history).
 
-It is replaced by half the detection limit (``"half-limit"``, the usual substitution for
+The sentinels ``-9999`` and ``-999`` (:data:`MISSING_CODES`) are missing values, not "< 9999".
+A value below detection is replaced by half the detection limit (``"half-limit"``, the usual substitution for
 exploration geochemistry; Farnham et al. 2002) or by NaN (``"nan"``: the sample is left out).
 Text ``">x"`` (above the upper range) becomes ``x`` and is counted. Empty cells and ``"na"``,
 ``"n.a."``, ``"-"`` are missing (NaN); any other text is refused. How many values each rule
@@ -72,6 +73,7 @@ from geosurvey.grid import check_metric_crs
 from geosurvey.provenance import annotate
 
 __all__ = [
+    "MISSING_CODES",
     "BelowDetectionRule",
     "CensoredValues",
     "GeochemGridder",
@@ -92,6 +94,8 @@ BelowDetectionRule = Literal["half-limit", "nan"]
 GeochemTransform = Literal["none", "log10", "clr", "ilr-pivot"]
 GeochemGridder = Literal["idw", "spline"]
 
+#: Numeric codes read as missing values (not as "less than" their magnitude).
+MISSING_CODES: tuple[float, ...] = (-9999.0, -999.0)
 #: Attribute of a samples GeoDataFrame (``gdf.attrs``) holding ``{column: units}``.
 UNITS_ATTR = "geosurvey:units"
 #: Attribute holding the history lines of a samples GeoDataFrame.
@@ -149,7 +153,8 @@ def _parse_cells(values: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, 
     above = np.zeros(n, bool)
     not_detected = np.zeros(n, bool)
     if pd.api.types.is_numeric_dtype(values.dtype):
-        number = values.to_numpy(dtype="float64", na_value=np.nan)
+        number = np.array(values.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
+        number[np.isin(number, MISSING_CODES)] = np.nan
         return number, text_limit, above, not_detected, ~np.isfinite(number)
     missing = np.zeros(n, bool)
     for i, cell in enumerate(values.to_numpy(dtype=object)):
@@ -157,13 +162,18 @@ def _parse_cells(values: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, 
             missing[i] = True
             continue
         if isinstance(cell, int | float | np.number):
-            number[i] = float(cell)
+            if float(cell) in MISSING_CODES:
+                missing[i] = True
+            else:
+                number[i] = float(cell)
             continue
         text = str(cell).strip().lower().replace(",", ".")
         if text in _MISSING_TEXT:
             missing[i] = True
         elif text in _NOT_DETECTED_TEXT:
             not_detected[i] = True
+        elif _NUMBER.match(text) and not text.startswith(("<", ">")) and float(text) in MISSING_CODES:
+            missing[i] = True
         elif _NUMBER.match(text):
             if text.startswith("<"):
                 text_limit[i] = abs(float(text[1:]))
