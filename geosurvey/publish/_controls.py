@@ -2,9 +2,10 @@
 
 folium's own plugins (``Fullscreen``, ``MeasureControl``, ``MousePosition``, ``SideBySideLayers``,
 ``MarkerCluster``) load their JavaScript and CSS from CDNs (jsDelivr, cdnjs, unpkg), so a page
-using them is blank or broken offline, and no package on PyPI ships those Leaflet plugins' files.
-geosurvey therefore writes the few lines each needs against plain Leaflet 1.9 (inlined by
-:mod:`geosurvey.publish._assets`):
+using them is blank or broken offline. None of geosurvey's dependencies ships those plugins'
+files (``django-js-lib-leaflet`` has Leaflet alone), and adding a web-framework package only for
+its bundled copies was not worth it for a few dozen lines each, so geosurvey writes what each
+needs against plain Leaflet 1.9 (inlined by :mod:`geosurvey.publish._assets`):
 
 * :class:`TileLayer` – an XYZ layer of the tiles written beside the page (``L.tileLayer``).
 * :class:`Legends` – every legend in one box, in a fixed order, each shown while its layer is on,
