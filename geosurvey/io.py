@@ -62,9 +62,14 @@ def atomic_path(path: str | Path, *, create: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     _check_parent_writable(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent
+        )
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror or exc}; choose another place for it"
+        ) from None
     os.close(fd)
     if not create:
         os.unlink(tmp)

@@ -230,6 +230,10 @@ SEARCH_CASES = [
     ("good", ["--bbox", "24,-95,25,68"], "within -90..90"),
     ("good", ["--bbox", "24,67,25," + "9" * 400], "not a finite number"),
     ("good", ["--out", "{cat}"], "exists"),
+    ("good", ["--out", "{cat.parent}/no/such/found.json"], "does not exist; create it first"),
+    ("good", ["--max-items", "-5"], "max_items=-5 must be a whole number of at least 1"),
+    ("good", ["--collection", ""], "collection id '' is empty"),
+    ("good", ["--filter", "nosuchfunction(a)"], "cannot be evaluated on item 'good'"),
 ]
 
 

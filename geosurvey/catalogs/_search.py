@@ -381,6 +381,13 @@ def search(
         raise InputError("give either area= or intersects=, not both")
     bbox = _check_bbox(bbox)
     _check_arguments(datetime=datetime, filter=filter, query=query)
+    if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1):
+        raise InputError(f"max_items={max_items!r} must be a whole number of at least 1")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError(f"limit={limit!r} must be a whole number of at least 1")
+    for cid in [collections] if isinstance(collections, str) else (collections or []):
+        if not isinstance(cid, str) or not cid.strip():
+            raise InputError(f"collection id {cid!r} is empty; give the id of a collection")
     if isinstance(area, str):
         from geosurvey.aoi import Registry
 
@@ -580,8 +587,16 @@ def _search_static(catalog: pystac.Catalog, params: Mapping[str, Any], *, max_it
                 continue
             if query and not _query_matches(item.properties, query):
                 continue
-            if expr is not None and not expr.matches(item.to_dict(include_self_link=False)):
-                continue
+            if expr is not None:
+                try:
+                    matched = expr.matches(item.to_dict(include_self_link=False))
+                except Exception as exc:  # cql2 raises bare Exception
+                    raise InputError(
+                        f"CQL2 filter {params['filter']!r} cannot be evaluated on item {item.id!r} "
+                        f"({_reason(exc)}); static catalogues evaluate the standard CQL2 operators"
+                    ) from None
+                if not matched:
+                    continue
         except InputError:
             raise
         except Exception as exc:  # shapely, dateutil, cql2 on a malformed item

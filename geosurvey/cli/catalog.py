@@ -132,6 +132,8 @@ def search_command(
     for target in (out, geoparquet):
         if target is not None and target.is_dir():
             raise OutputError(f"output {target} is a folder; give a file name")
+        if target is not None and not target.absolute().parent.is_dir():
+            raise OutputError(f"cannot write {target}: folder {target.absolute().parent} does not exist; create it first")
         if target is not None and target.exists() and not overwrite:
             raise OutputError(f"output {target} exists; remove it, choose another name or pass --overwrite")
         if target is not None and Path(str(source)).exists() and target.resolve() == Path(str(source)).resolve():
