@@ -94,6 +94,10 @@ EVIDENCE_CASES = [
                                "--where", "NAME == 'none'"], "selects none"),
     ("non-numeric MTL", ["evidence", "landsat-toa", "{in}/mag.tif", "{out}/o.tif", "--mtl", "{in}/bad_MTL.txt",
                          "--band", "4"], "SUN_ELEVATION = 'high' is not a number"),
+    ("MTL is a folder", ["evidence", "landsat-toa", "{in}/mag.tif", "{out}/o.tif", "--mtl", "{in}/folder.json",
+                         "--band", "4"], "is a folder"),
+    ("control characters in units", ["evidence", "vertical-derivative", "{in}/mag.tif", "{out}/o.tif",
+                                     "--units", "\x1b[31mnT"], "must be short printable text"),
     ("nested MTL JSON", ["evidence", "landsat-toa", "{in}/mag.tif", "{out}/o.tif", "--mtl",
                          "{in}/nested_MTL.json", "--band", "4"], "MTL"),
 ]

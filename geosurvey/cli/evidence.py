@@ -51,6 +51,10 @@ def _read(path: Path, units: str | None = None, *, what: str = "input raster"):
         raise MissingInputError(f"{what} {path} does not exist; check the path")
     da = read_raster(path)
     if units:
+        import unicodedata
+
+        if any(unicodedata.category(ch)[0] == "C" for ch in units) or len(units) > 64:
+            raise InputError(f"--units {units!r} must be short printable text, e.g. nT, mGal, ppm")
         da.attrs["units"] = units
     return da
 

@@ -102,6 +102,8 @@ def read_mtl(path: str | Path) -> LandsatMetadata:
         If it lacks the sun elevation or every reflectance coefficient, or a value is not a number.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"Landsat MTL file {path} is a folder; give the scene's *_MTL.txt or *_MTL.json in it")
     if not path.is_file():
         raise MissingInputError(f"Landsat MTL file {path} does not exist; it ships with the scene as *_MTL.txt")
     text = path.read_text(encoding="utf-8", errors="replace")
