@@ -378,3 +378,22 @@ def test_gtk_magnetics_in_ten_quantile_classes_equal_the_textbook(gtk_mag) -> No
     _assert_table(uniq.table, _textbook(n_class * 1.0, d_class * 1.0, n_t, n_d), rtol=1e-9)
     # the top classes hold the deposits: positive contrast for the top of the anomaly
     assert desc.table.contrast.iloc[-1] > 1
+
+
+def test_class_codes_negative_sparse_and_integer_typed() -> None:
+    values = np.array([[-3, -3, 0, 7], [7, 7, 0, np.nan], [10_000_000, 10_000_000, -3, 0]])
+    occ_cells = [(0, 0), (1, 0), (2, 0)]
+    expected_cells = {-3.0: 3, 0.0: 3, 7.0: 3, 10_000_000.0: 2}
+    for data in (values, np.nan_to_num(values, nan=0).astype(np.int32)):
+        grid = grid_like(data, name="codes")
+        w = weights_of_evidence(grid, _points(grid, occ_cells), kind="unique")
+        got = dict(zip(w.table["class"], w.table["n_cells"], strict=True))
+        want = dict(expected_cells)
+        if data.dtype.kind == "i":
+            want[0.0] += 1  # the NaN pixel became code 0
+        assert got == want
+        assert dict(zip(w.table["class"], w.table["n_deposits"], strict=True)) == {
+            -3.0: 1, 0.0: 0, 7.0: 1, 10_000_000.0: 1}
+        post = posterior([w.generalise(by="class", classes=[10_000_000.0, 7.0])]).probability.values
+        assert np.isfinite(post).sum() == (12 if data.dtype.kind == "i" else 11)
+        assert len(np.unique(post[np.isfinite(post)])) == 2

@@ -59,7 +59,7 @@ class FineBins:
         if check_range:
             f[~((x >= self.lo) & (x <= self.hi))] = _FINE_BINS
         else:
-            np.nan_to_num(f, copy=False, nan=_FINE_BINS)
+            np.copyto(f, _FINE_BINS, where=np.isnan(f))
         return f.astype(np.int32)
 
 
@@ -99,12 +99,20 @@ class Classer:
         if self.codes is not None:
             codes = self.codes
             lo, span = int(codes[0]), int(codes[-1] - codes[0])
+            if span > _MAX_CODE_RANGE:  # sparse codes: binary search instead of a huge table
+                for strip in strips(values):
+                    x = strip.astype(np.float64)
+                    i = np.searchsorted(codes, x)
+                    i = np.minimum(i, codes.size - 1)
+                    flat[pos : pos + strip.size] = np.where(codes[i] == x, i + 1, 0)
+                    pos += strip.size
+                return out
             lut = np.zeros(span + 3, np.int32)  # [span + 1]: above; [-1] (= span + 2): below / NaN
             lut[(codes - lo).astype(np.int64)] = np.arange(1, codes.size + 1)
             for strip in strips(values):
                 f = np.subtract(strip, lo, dtype=np.float64)
-                np.nan_to_num(f, copy=False, nan=-1.0)
-                np.clip(f, -1.0, span + 1.0, out=f)
+                np.clip(f, -1.0, span + 1.0, out=f)  # NaN stays NaN
+                np.copyto(f, -1.0, where=np.isnan(f))
                 i = f.astype(np.intp)  # truncation: -1 < f < 0 gives 0, caught below
                 cls = lut[i]
                 if not self.covers_data:  # values not seen when the codes were found
@@ -137,24 +145,45 @@ class Classer:
 
 
 def code_counts(values: np.ndarray) -> dict[int, int]:
-    """Pixels per integer code of a block (NaN ignored); refuses non-integer values."""
+    """Pixels per integer code of a block (NaN ignored); refuses non-integer values.
+
+    Float strips are counted without copying out their valid pixels: NaN goes to an extra bin
+    below the smallest code (``fmin``/``fmax`` skip NaN), one ``bincount`` does the rest.
+    """
     counts: dict[int, int] = {}
     for strip in strips(np.asarray(values)):
-        x = strip[np.isfinite(strip)] if strip.dtype.kind == "f" else strip
-        if x.size == 0:
+        if strip.dtype.kind != "f":
+            _add_codes(counts, strip.astype(np.int64, copy=False), 0)
             continue
-        if x.dtype.kind == "f" and not np.array_equal(x, np.floor(x)):
+        lo, hi = float(np.fmin.reduce(strip)), float(np.fmax.reduce(strip))
+        if np.isnan(lo):
+            continue  # all NaN
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > _MAX_CODE_RANGE:
+            x = strip[np.isfinite(strip)]
+            if not np.array_equal(x, np.floor(x)):
+                raise InputError("non-integer")
+            _add_codes(counts, x.astype(np.int64), 0)
+            continue
+        if lo != np.floor(lo):
             raise InputError("non-integer")
-        lo, hi = int(x.min()), int(x.max())
-        if hi - lo > _MAX_CODE_RANGE:
-            uniq, cnt = np.unique(x.astype(np.int64), return_counts=True)
-        else:
-            cnt = np.bincount((x - lo).astype(np.int64), minlength=hi - lo + 1)
-            uniq = np.nonzero(cnt)[0] + lo
-            cnt = cnt[cnt > 0]
-        for u, n in zip(uniq.tolist(), cnt.tolist(), strict=True):
-            counts[u] = counts.get(u, 0) + n
+        f = np.subtract(strip, lo - 1.0, dtype=np.float64)  # codes from 1; NaN stays NaN
+        np.copyto(f, 0.0, where=np.isnan(f))  # bin 0: NaN
+        i = f.astype(np.int64)
+        if not np.array_equal(i, f):
+            raise InputError("non-integer")
+        cnt = np.bincount(i, minlength=int(hi - lo) + 2)
+        for code in np.nonzero(cnt[1:])[0]:
+            key = int(code + lo)
+            counts[key] = counts.get(key, 0) + int(cnt[code + 1])
     return counts
+
+
+def _add_codes(counts: dict[int, int], codes: np.ndarray, _: int) -> None:
+    if codes.size == 0:
+        return
+    uniq, cnt = np.unique(codes, return_counts=True)
+    for u, n in zip(uniq.tolist(), cnt.tolist(), strict=True):
+        counts[u] = counts.get(u, 0) + n
 
 
 def valid_values(values: np.ndarray) -> np.ndarray:

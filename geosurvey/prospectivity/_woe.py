@@ -825,8 +825,9 @@ def _posterior_kernel(
                     code |= lut[classer.index(x)]
                 np.minimum(code, 1 << m, out=code)
             n = code.size
-            np.take(p_lut, code, out=flat_p[pos : pos + n])
-            np.take(s_lut, code, out=flat_s[pos : pos + n])
+            # mode="clip": no bounds-check buffer (every code indexes the tables)
+            np.take(p_lut, code, out=flat_p[pos : pos + n], mode="clip")
+            np.take(s_lut, code, out=flat_s[pos : pos + n], mode="clip")
             pos += n
         return prob, std
 
