@@ -85,7 +85,11 @@ def test_ensemble_mean_and_std_equal_members_refitted_independently():
     expected = np.where(m >= s_thr, np.where(u < u_thr, 1, 2), np.where(u < u_thr, 3, 4)).astype(float)
     expected[np.isnan(m)] = np.nan
     np.testing.assert_array_equal(classes, expected.astype(np.float32))
-    assert np.nanmean(classes <= 2) == pytest.approx(0.1, abs=0.01)  # top 10% of the area is "high"
+    ok = np.isfinite(classes)
+    assert np.mean(classes[ok] <= 2) == pytest.approx(0.1, abs=0.01)  # top 10% of the area is "high"
+    high = ok & (m >= s_thr)
+    assert u_thr == pytest.approx(np.median(u[high]))  # median uncertainty of the high-scoring cells
+    assert np.mean(classes[high] == 1) == pytest.approx(0.5, abs=0.02)
     with pytest.raises(InputError, match="at least 2 members"):
         fit_ensemble(model, stack, positives, n_members=1)
 

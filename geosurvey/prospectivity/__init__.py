@@ -54,6 +54,7 @@ from geosurvey.prospectivity._methods import (
     score,
     score_layers,
 )
+from geosurvey.prospectivity._model_method import ESTIMATORS, build_model  # issue 11
 from geosurvey.prospectivity._models import (  # data-driven models (issue 11)
     MissingPolicy,
     RasterClassifier,
@@ -88,6 +89,8 @@ from geosurvey.prospectivity._validation import (  # spatial cross-validation (i
     CVSpec,
     FoldScore,
     SensitivityReport,
+    bootstrap_interval,
+    cell_points,
     cross_validate,
     cv_splits,
     negative_sampling_sensitivity,
@@ -105,6 +108,7 @@ from geosurvey.prospectivity._woe import (  # weights of evidence (issue 10)
 )
 
 __all__ = [
+    "ESTIMATORS",
     "EVIDENCE_FUNCTIONS",
     "MEMBERSHIP_PARAMETERS",
     "METHODS",
@@ -140,7 +144,10 @@ __all__ = [
     "WeightsOfEvidence",  # weights of evidence (issue 10)
     "background_cells",
     "band_collections",  # the recipe library (issue 12)
+    "bootstrap_interval",
     "build_evidence",
+    "build_model",
+    "cell_points",
     "check_membership",
     "conditional_independence",  # weights of evidence (issue 10)
     "cross_validate",

@@ -167,10 +167,14 @@ def risk_return_thresholds(
     score_quantile: float = 0.9,
     uncertainty_quantile: float = 0.5,
 ) -> tuple[float, float]:
-    """Score and uncertainty thresholds at quantiles of the valid area (one compute of both grids).
+    """Thresholds of "high score" and "low uncertainty" (one compute of both grids).
 
-    The default calls the top 10 % of the area "high score" and the more uncertain half "high
-    uncertainty".
+    "High score" is the top ``1 - score_quantile`` of the valid area (default: the top 10 %). The
+    uncertainty threshold is the ``uncertainty_quantile`` of the uncertainty **among the
+    high-scoring cells** (default: their median), because the spread of an ensemble of
+    probabilities grows with the probability itself: an area-wide median would call nearly every
+    high-scoring cell uncertain. So half of the high-scoring ground is class 1 (high score, low
+    uncertainty) and half class 2, ranked by how much the members agree.
     """
     for q in (score_quantile, uncertainty_quantile):
         if not 0 < q < 1:
@@ -180,7 +184,9 @@ def risk_return_thresholds(
     ok = np.isfinite(s) & np.isfinite(u)
     if not ok.any():
         raise InputError(f"layer {score.name!r} has no valid cells to classify")
-    return float(np.quantile(s[ok], score_quantile)), float(np.quantile(u[ok], uncertainty_quantile))
+    s_thr = float(np.quantile(s[ok], score_quantile))
+    high = ok & (s >= s_thr)
+    return s_thr, float(np.quantile(u[high], uncertainty_quantile))
 
 
 def risk_return_classes(

@@ -300,7 +300,8 @@ def score_model(
         report["ensemble"] = {"members": ens["members"], "seeds": list(ensemble.seeds),
                               "bootstrap": "occurrences with replacement x one background draw each"}
         report["risk_return"] = {"score_threshold": s_thr, "uncertainty_threshold": u_thr,
-                                 "score_quantile": 0.9, "uncertainty_quantile": 0.5,
+                                 "score_quantile": 0.9,
+                                 "uncertainty_quantile": "0.5 among the top 10 % of scores",
                                  "classes": {str(k): v for k, v in RISK_RETURN_CLASSES.items()}}
         single = None
     else:

@@ -63,6 +63,8 @@ __all__ = [
     "CVSpec",
     "FoldScore",
     "SensitivityReport",
+    "bootstrap_interval",
+    "cell_points",
     "cross_validate",
     "cv_splits",
     "negative_sampling_sensitivity",
