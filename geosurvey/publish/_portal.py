@@ -391,8 +391,11 @@ def _run_maps(run: RunOutputs, work: Path, *, area: Any, survey_areas: Any) -> N
     targets = _read_vectors(folder / "targets.gpkg")
     attribution = str(score.attrs.get("source") or "") or None
     report_area = run.report.get("area", {})
+    recipe = run.report.get("recipe", {})
     for lang in LANGUAGES:
         title = _area_name(report_area, lang)  # type: ignore[arg-type]
+        # the score's legend says which recipe made it, in words (not its internal layer names)
+        recipe_title = (recipe.get("title_ja") if lang == "ja" else None) or recipe.get("title")
         m = web_map(
             score,
             lang=lang,  # type: ignore[arg-type]
@@ -405,6 +408,7 @@ def _run_maps(run: RunOutputs, work: Path, *, area: Any, survey_areas: Any) -> N
             layers=layers,
             uncertainty=uncertainty,
             attribution=attribution,
+            titles={"score": str(recipe_title)} if recipe_title else None,
         )
         save_web_map(m, work / _page_name("map", lang))  # type: ignore[arg-type]
 
