@@ -18,6 +18,7 @@ against 1 on a multi-area batch.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import tempfile
@@ -27,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-
-from benchmarks._timing import best_of  # noqa: F401  (kept for the common timing helper)
 
 AREA_CELLS = ((0, 0), (1, 0), (0, 1), (1, 1), (0.5, 0.5), (0.5, 0), (0, 0.5), (1, 0.5))
 
@@ -109,3 +108,157 @@ def make_demo_areas(
     return DemoAreas(
         folder / "aoi", data.catalog, data.occurrences, data.faults, tuple(ids), tuple(data.field)
     )
+
+
+# ------------------------------------------------------------------------------------ measuring
+
+
+def _vmhwm_mib() -> float:
+    """On a worker: the peak resident memory of its process so far (VmHWM), MiB."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")  # pragma: no cover - not Linux
+
+
+def _args(data: DemoAreas, resolution: float) -> dict[str, Any]:
+    return {
+        "sources": [data.catalog],
+        "occurrences": data.occurrences,
+        "features": {"faults": data.faults},
+        "registry": data.registry,
+        "resolution": resolution,
+    }
+
+
+def _read_write(data: DemoAreas, out: Path, resolution: float, max_concurrent: int) -> int:
+    """The baseline: load every area's recipe bands (as ``run`` loads them) and write them back
+    as COGs, nothing else, ``max_concurrent`` areas at a time. Returns the grid pixels done."""
+    from geosurvey.io import output_folder, write_cog
+    from geosurvey.prospectivity import load_recipe
+    from geosurvey.runner import check_area, find_items, load_datacube
+
+    recipe = load_recipe("demo-iocg")
+    out.mkdir(parents=True)
+
+    def one(area_id: str) -> int:
+        area = check_area(area_id, registry=data.registry)
+        ds = load_datacube(find_items(area, [data.catalog]), area, recipe, resolution=resolution)
+        with output_folder(out / area_id) as work:
+            for name in ds.data_vars:
+                write_cog(ds[name], work / f"{name}.tif")
+        return int(ds.sizes["y"] * ds.sizes["x"])
+
+    with concurrent.futures.ThreadPoolExecutor(max_concurrent) as pool:
+        return sum(pool.map(one, data.area_ids))
+
+
+def _batch(data: DemoAreas, out: Path, client: Any, *, resolution: float, max_concurrent: int):
+    from geosurvey.runner import batch
+
+    start = time.perf_counter()
+    result = batch(
+        None,
+        "demo-iocg",
+        out_root=out,
+        scheduler=client.scheduler.address,
+        max_concurrent=max_concurrent,
+        progress=False,
+        echo=lambda _l: None,
+        **_args(data, resolution),
+    )
+    return result, time.perf_counter() - start
+
+
+def _pixels(result: Any) -> int:
+    shapes = [
+        json.loads((job.out / "manifest.json").read_text())["parameters"]["grid"]["shape"]
+        for job in result.jobs
+    ]
+    return sum(ny * nx for ny, nx in shapes)
+
+
+def measure(
+    data: DemoAreas,
+    out: Path,
+    *,
+    resolution: float,
+    memory_limit: str = "4GiB",
+    max_concurrent: int = 2,
+) -> dict[str, Any]:
+    """On one LocalCluster of 2 single-threaded workers with ``memory_limit`` each: the
+    read-and-write baseline (which also warms both workers up), the batch on 2 workers, then one
+    worker retired and the same batch (into another folder) on 1 worker."""
+    from geosurvey.runner import dask_client
+
+    row: dict[str, Any] = {}
+    with dask_client("local", n_workers=2, memory_limit=memory_limit) as client:
+        pids = client.run(os.getpid)
+        start = time.perf_counter()
+        row["baseline_pixels"] = _read_write(data, out / "baseline", resolution, max_concurrent)
+        row["baseline_s"] = time.perf_counter() - start
+        two, row["two_s"] = _batch(
+            data, out / "two", client, resolution=resolution, max_concurrent=max_concurrent
+        )
+        row["peak_mib"] = max(client.run(_vmhwm_mib).values())
+        row["workers_lost"] = len(set(pids.values()) - set(client.run(os.getpid).values()))
+        client.retire_workers(workers=[sorted(client.scheduler_info()["workers"])[0]])
+        client.wait_for_workers(1)
+        assert len(client.scheduler_info()["workers"]) == 1
+        one, row["one_s"] = _batch(
+            data, out / "one", client, resolution=resolution, max_concurrent=max_concurrent
+        )
+    row["ok"] = two.ok and one.ok
+    row["pixels"] = _pixels(two)
+    return row
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``benchmarks.run``: throughput against read-and-write, 2 workers against 1."""
+    resolution = 400.0 if quick else 25.0
+    n_areas = 2 if quick else 4
+    cores = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(prefix="geosurvey-bench-batch-") as tmp:
+        data = make_demo_areas(Path(tmp) / "data", n_areas=n_areas, resolution=resolution)
+        m = measure(data, Path(tmp), resolution=resolution)
+    mpix = m["pixels"] / 1e6
+    case = f"{n_areas} areas, {mpix:.2f} Mpx"
+    return [
+        {
+            "benchmark": "batch",
+            "case": f"{case}, vs read+write",
+            "geosurvey_s": m["two_s"],
+            "baseline_s": m["baseline_s"],
+            "ratio": m["two_s"] / m["baseline_s"],
+            "peak_mib": m["peak_mib"],
+            "mpix_per_s": mpix / m["two_s"],
+            "baseline_mpix_per_s": m["baseline_pixels"] / 1e6 / m["baseline_s"],
+            "workers_lost": m["workers_lost"],
+            "ok": m["ok"],
+        },
+        {
+            "benchmark": "batch",
+            "case": f"{case}, 2 workers vs 1 ({cores} cores)",
+            "geosurvey_s": m["two_s"],
+            "baseline_s": m["one_s"],
+            "ratio": m["two_s"] / m["one_s"],
+            "peak_mib": None,
+            "speedup": m["one_s"] / m["two_s"],
+            "cores": cores,
+            "ok": m["ok"],
+        },
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    args = parser.parse_args(argv)
+    for row in run(quick=args.quick):
+        print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -60,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{_fmt(row.get('baseline_s'), '11.3f')} {_fmt(row.get('ratio'), '7.2f')} "
                 f"{_fmt(row.get('peak_mib'), '9.0f')}"
             )
+            extra = {k: v for k, v in row.items() if k not in _COLUMNS}  # e.g. Mpx/s, speed-up
+            if extra:
+                print("    " + ", ".join(f"{k}={_fmt(v, '.3g') if isinstance(v, float) else v}" for k, v in extra.items()))
     return 0
+
+
+_COLUMNS = {"benchmark", "case", "geosurvey_s", "baseline_s", "ratio", "peak_mib"}
 
 
 if __name__ == "__main__":
