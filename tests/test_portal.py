@@ -193,6 +193,13 @@ def test_portal_in_chromium(chromium_page, site):
     assert page.locator("img[src='thumbnail.png']").evaluate("img => img.naturalWidth") > 50
     assert all(page.locator(".plots img").evaluate_all("imgs => imgs.map(i => i.naturalWidth > 100)"))
     assert os.path.exists(run / "files" / "outputs" / "catalog.json")
+    # the score's legend names the recipe in the page's language, not the overlay's layer names
+    kolari = s / "areas" / "kolari-iocg" / "iocg-test"
+    page, _, _ = chromium_page(kolari / "map.html")
+    assert "IOCG test recipe" in page.inner_text(".gs-legend-score")
+    page, _, _ = chromium_page(kolari / "map.ja.html")
+    legend = page.inner_text(".gs-legend-score")
+    assert "IOCG 試験レシピ" in legend and "fuzzy gamma score" not in legend
 
 
 @pytest.mark.browser
