@@ -110,6 +110,8 @@ def test_the_score_is_the_posterior_of_the_runs_evidence_layers(woe_run) -> None
         wm = math.log(((n_d - n_bd) / n_d) / ((n_t - n_b - n_d + n_bd) / (n_t - n_d)))
         got = method["generalised"][spec.layer]
         assert got["w_plus"] == pytest.approx(wp, rel=1e-9) and got["w_minus"] == pytest.approx(wm, rel=1e-9)
+        weights_map, _, _ = _read(result.out / f"weights_{spec.layer}.tif")
+        np.testing.assert_allclose(weights_map[valid], np.where(inside, wp, wm)[valid], rtol=1e-6)
         logit += np.where(inside, wp, wm)
         var += np.where(inside, 1 / n_bd + 1 / (n_b - n_bd), 1 / (n_d - n_bd) + 1 / (n_t - n_b - n_d + n_bd))
     p = 1 / (1 + np.exp(-logit))

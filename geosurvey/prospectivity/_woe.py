@@ -306,17 +306,30 @@ class BinaryEvidence:
         mask[1:] = np.isin(values, self.classes)
         return mask
 
-    def pattern(self) -> xr.DataArray:
-        """1 inside the pattern, 0 outside, NaN on nodata (lazy on Dask)."""
-        lut = np.where(self.in_pattern, 1.0, 0.0).astype(np.float32)
+    def _mapped(self, inside: float, outside: float) -> xr.DataArray:
+        lut = np.where(self.in_pattern, inside, outside).astype(np.float32)
         lut[0] = np.nan
         classer = self.source.classer
-        out = xr.apply_ufunc(
+        return xr.apply_ufunc(
             lambda x: lut[classer.index(x)], self.source.evidence, dask="parallelized",
             output_dtypes=[np.float32],
         )  # fmt: skip
-        return annotate(out, f"generalise({self.by}, classes={list(self.classes)})", units="1",
-                        long_name=f"binary pattern of {self.layer}", name=f"pattern_{self.layer}")  # fmt: skip
+
+    def pattern(self) -> xr.DataArray:
+        """1 inside the pattern, 0 outside, NaN on nodata (lazy on Dask)."""
+        return annotate(self._mapped(1.0, 0.0), f"generalise({self.by}, classes={list(self.classes)})",
+                        units="1", long_name=f"binary pattern of {self.layer}",
+                        name=f"pattern_{self.layer}")  # fmt: skip
+
+    def weights(self) -> xr.DataArray:
+        """The weight of each pixel: W+ inside the pattern, W− outside, NaN on nodata (lazy).
+
+        Higher is more favourable: the layer's contribution to the posterior logit.
+        """
+        return annotate(self._mapped(self.w_plus, self.w_minus),
+                        f"weights of evidence (W+ {self.w_plus:.4g}, W- {self.w_minus:.4g})",
+                        units="1", long_name=f"weight of evidence of {self.layer}",
+                        name=f"weights_{self.layer}")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON reports."""
@@ -1110,8 +1123,10 @@ def score_weights_of_evidence(
 
     Every layer is first masked to the pixels where all of them have data (one study area, as the
     posterior needs). The score is the posterior probability of a deposit per unit cell; the
-    method's extra raster is ``posterior_std``; the report holds every weights table, the
-    generalised weights, the prior and the conditional-independence tests.
+    report holds every weights table, the generalised weights, the prior and the
+    conditional-independence tests. The extra rasters
+    are ``posterior_std`` and each layer's weight map ``weights_<layer>`` (W+ / W−: what raises
+    a target).
     """
     from geosurvey.prospectivity._methods import Scored
 
@@ -1154,4 +1169,5 @@ def score_weights_of_evidence(
                               "Bonham-Carter & Wright 1990)",
     }
     score = post.probability.rename("score").assign_attrs(recipe=recipe.id)
-    return Scored(score, layers={"posterior_std": post.std}, report=report)
+    extra = {"posterior_std": post.std, **{f"weights_{b.layer}": b.weights() for b in generalised}}
+    return Scored(score, layers=extra, report=report)
