@@ -335,6 +335,8 @@ INGEST_CASES = [
      "is or holds the input folder"),
     ("not a date", ["--collection", "p", "--datetime", "not-a-date"], "ISO 8601"),
     ("bad compression", ["--collection", "p", "--compress", "jpeg"], "deflate or zstd"),
+    ("licence not an SPDX id", ["--collection", "p", "--license", "CC BY"], "is not an SPDX id"),
+    ("attribution with escapes", ["--collection", "p", "--attribution", "\x1b[2JGTK"], "must be printable text"),
 ]
 
 

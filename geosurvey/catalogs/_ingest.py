@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC
 from datetime import datetime as Datetime
@@ -562,6 +563,12 @@ def ingest(
     from geosurvey.io import has_valid_pixels, output_folder, read_raster, write_cog
 
     check_stac_id(collection, what="collection id")
+    if not isinstance(license, str) or not re.fullmatch(r"[\w\-.+]+", license):
+        raise InputError(
+            f"licence {license!r} is not an SPDX id (e.g. 'CC-BY-4.0'), 'other' or 'proprietary'"
+        )
+    if not isinstance(attribution, str) or any(unicodedata.category(ch)[0] == "C" for ch in attribution):
+        raise InputError(f"attribution {attribution!r} must be printable text on one line")
     folder = Path(folder)
     if not folder.is_dir():
         raise MissingInputError(f"folder {folder} does not exist; give a folder of GeoTIFF/NetCDF grids")

@@ -65,6 +65,25 @@ def _validator() -> _OfflineValidator:
     return _OfflineValidator()
 
 
+def _what_failed(exc: STACValidationError) -> str:
+    """One line: the schema, where in the object (``assets.blue.raster:bands.0.data_type``) and
+    jsonschema's reason, from the deepest error (``anyOf`` errors hold their causes in ``context``)."""
+    schema = str(exc).splitlines()[0].rpartition("against schema at ")[2].strip() or "its schema"
+    errors = list(exc.source) if isinstance(exc.source, list) else []
+    leaves = []
+    while errors:
+        error = errors.pop()
+        if error.context:
+            errors.extend(error.context)
+        else:
+            leaves.append(error)
+    if not leaves:
+        return f"against {schema}: {str(exc).splitlines()[-1][:300]}"
+    deepest = max(leaves, key=lambda e: len(e.absolute_path))
+    where = ".".join(str(p) for p in deepest.absolute_path) or "the object"
+    return f"against {schema}: {where}: {deepest.message[:300]}"
+
+
 def validate_stac(obj: pystac.STACObject | dict[str, Any], *, recursive: bool = True) -> list[str]:
     """Validate a STAC object (and, for a catalogue, everything under it) without the network.
 
@@ -102,7 +121,7 @@ def validate_stac(obj: pystac.STACObject | dict[str, Any], *, recursive: bool = 
             pystac.validation.validate_dict(stac_dict, validator=validator)
         except STACValidationError as exc:
             raise CatalogError(
-                f"STAC {stac_dict.get('type', 'object')} {ident!r} is not valid: {exc}"
+                f"STAC {stac_dict.get('type', 'object')} {ident!r} is not valid: {_what_failed(exc)}"
             ) from exc
         checked.append(ident)
     return checked
