@@ -334,6 +334,7 @@ INGEST_CASES = [
     ("output holds the input", ["--collection", "p", "--out", "{grids}/..", "--overwrite"],
      "is or holds the input folder"),
     ("not a date", ["--collection", "p", "--datetime", "not-a-date"], "ISO 8601"),
+    ("input is a file", ["--collection", "p", "--in", "{grids}/rad_K_pct.tif"], "is a file, not a folder"),
     ("bad compression", ["--collection", "p", "--compress", "jpeg"], "deflate or zstd"),
     ("licence not an SPDX id", ["--collection", "p", "--license", "CC BY"], "is not an SPDX id"),
     ("attribution with escapes", ["--collection", "p", "--attribution", "\x1b[2JGTK"], "must be printable text"),
@@ -344,7 +345,11 @@ INGEST_CASES = [
 def test_ingest_refusals(grids, tmp_path, capsys, args, words):
     before = tree(tmp_path)
     out = tmp_path / "cat"
-    argv = ["catalog", "ingest", str(grids)]
+    source = str(grids)
+    if "--in" in args:
+        i = args.index("--in")
+        source, args = args[i + 1].format(grids=grids), args[:i] + args[i + 2:]
+    argv = ["catalog", "ingest", source]
     if "--out" in args:
         i = args.index("--out")
         out_arg, args = args[i + 1].format(grids=grids), args[:i] + args[i + 2:]

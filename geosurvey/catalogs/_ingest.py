@@ -570,6 +570,8 @@ def ingest(
     if not isinstance(attribution, str) or any(unicodedata.category(ch)[0] == "C" for ch in attribution):
         raise InputError(f"attribution {attribution!r} must be printable text on one line")
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file, not a folder; give the folder that holds the grids")
     if not folder.is_dir():
         raise MissingInputError(f"folder {folder} does not exist; give a folder of GeoTIFF/NetCDF grids")
     out_dir = Path(out_dir).absolute()
