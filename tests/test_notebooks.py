@@ -58,3 +58,17 @@ def test_mineral_systems_notebook() -> None:
     if (SHARED_DATA / "gtk_lapland_iocg").exists():
         assert "clr" in texts and "ROC AUC" in texts  # the till layers against the GTK deposits
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_batch_cluster_notebook() -> None:
+    """09: a batch of two demo areas on a LocalCluster, its table, a re-run that skips them."""
+    nb = run_notebook(NOTEBOOKS / "09_batch_cluster.ipynb")
+    outputs = [
+        out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    ]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    texts = "\n".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert "demo-part-1" in texts and "skipped" in texts and "outputs missing or changed" in texts
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 1

@@ -946,7 +946,7 @@ def batch(
     if not os.access(out_root, os.W_OK | os.X_OK):
         raise OutputError(f"out_root {out_root} is not writable; choose another folder")
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from geosurvey.runner._cluster import dask_client, describe_scheduler
 
