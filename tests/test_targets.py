@@ -107,3 +107,12 @@ def test_bad_input_is_refused() -> None:
     shifted = grid_like(np.zeros((50, 60)), name="e", origin=(500_100.0, 4_200_000.0))
     with pytest.raises(InputError, match="not on the same grid"):
         targets(score, threshold=0.5, evidence={"e": shifted})
+
+
+def test_ties_are_broken_by_area_then_maximum() -> None:
+    values = np.zeros((20, 20))
+    values[1:3, 1:3] = 1.0     # 4 pixels
+    values[10:15, 10:15] = 1.0  # 25 pixels, same mean and max
+    values[5, 18] = 1.0        # 1 pixel
+    t = targets(grid_like(values, name="s"), threshold=0.5).table
+    assert t["n_pixels"].tolist() == [25, 4, 1]

@@ -131,7 +131,8 @@ def targets(
     n_evidence
         How many layers to list per target (only those above the area's mean).
     ranked_by
-        Order of the table: by mean score, maximum score or area (largest first).
+        Order of the table: by mean score, maximum score or area (largest first), ties broken
+        by the other two.
 
     Returns
     -------
@@ -224,8 +225,11 @@ def targets(
     frame["rank_area"] = frame["area_km2"].rank(ascending=False, method="min").astype(int)
     frame["rank_mean"] = frame["mean_score"].rank(ascending=False, method="min").astype(int)
     frame["rank_max"] = frame["max_score"].rank(ascending=False, method="min").astype(int)
-    key = {"mean": "mean_score", "max": "max_score", "area": "area_km2"}[ranked_by]
-    frame = frame.sort_values([key, "label"], ascending=[False, True]).reset_index(drop=True)
+    # ties (a posterior of few unique conditions has many) are broken by the other two measures
+    keys = {"mean": ["mean_score", "area_km2", "max_score"], "max": ["max_score", "mean_score", "area_km2"],
+            "area": ["area_km2", "mean_score", "max_score"]}[ranked_by]  # fmt: skip
+    frame = frame.sort_values([*keys, "label"], ascending=[False, False, False, True])
+    frame = frame.reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     frame = frame.drop(columns="label")
     table = gpd.GeoDataFrame(frame, geometry="geometry", crs=grid_crs(score))
