@@ -163,7 +163,7 @@ def _encode(rgba: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _window_tiles(
+def _window_index(
     values: np.ndarray,
     transform: Affine,
     crs: CRS,
@@ -171,9 +171,9 @@ def _window_tiles(
     z: int,
     xs: range,
     ys: range,
-    folder: Path,
-) -> int:
-    """Reproject, colour and write the tiles ``xs × ys`` of zoom ``z``; returns how many."""
+    threads: int,
+) -> np.ndarray:
+    """The colour index of the tiles ``xs × ys`` of zoom ``z`` (GDAL warps with ``threads``)."""
     size = 2 * _ORIGIN / 2**z
     res = size / TILE_SIZE
     dst = np.full((len(ys) * TILE_SIZE, len(xs) * TILE_SIZE), np.nan, dtype=np.float32)
@@ -190,9 +190,15 @@ def _window_tiles(
         dst_crs="EPSG:3857",
         dst_nodata=np.nan,
         resampling=Resampling.nearest if z == pyramid.max_zoom else Resampling.average,
+        num_threads=threads,
     )
-    table = pyramid.scale.lookup_table()
-    index = pyramid.scale.index(dst)
+    return pyramid.scale.index(dst)
+
+
+def _write_window(
+    index: np.ndarray, table: np.ndarray, z: int, xs: range, ys: range, folder: Path
+) -> int:
+    """Cut a window's colour index into tiles, colour and write them; returns how many."""
     for j, y in enumerate(ys):
         for i, x in enumerate(xs):
             tile = index[j * TILE_SIZE : (j + 1) * TILE_SIZE, i * TILE_SIZE : (i + 1) * TILE_SIZE]
@@ -213,6 +219,11 @@ def write_tiles(
 ) -> int:
     """Write the tile pyramid of an in-memory grid into ``folder`` (``{z}/{x}/{y}.png``).
 
+    Windows of 8 × 8 tiles are reprojected one after the other in this thread (GDAL's warper
+    itself uses ``threads``), while a pool of ``threads`` threads colours and encodes the
+    previous windows' tiles (PNG encoding releases the GIL). GDAL is not called from the pool:
+    rasterio's warp in worker threads runs without the caller's GDAL environment.
+
     Parameters
     ----------
     values
@@ -224,7 +235,7 @@ def write_tiles(
     folder
         An existing, empty folder.
     threads
-        Worker threads (GDAL and PNG encoding release the GIL); default: the CPU count.
+        Threads for warping and for encoding; default: the CPU count.
 
     Returns
     -------
@@ -235,20 +246,24 @@ def write_tiles(
     if values.ndim != 2:
         raise InputError(f"tiles are made from 2-D grids, got shape {values.shape}")
     folder = Path(folder)
-    jobs = []
-    for z in range(pyramid.min_zoom, pyramid.max_zoom + 1):
-        x0, x1, y0, y1 = pyramid.tile_range(z)
-        for wy in range(y0, y1 + 1, _WINDOW):
-            for wx in range(x0, x1 + 1, _WINDOW):
-                jobs.append(
-                    (z, range(wx, min(wx + _WINDOW, x1 + 1)), range(wy, min(wy + _WINDOW, y1 + 1)))
-                )
     workers = threads or os.cpu_count() or 1
+    table = pyramid.scale.lookup_table()
+    total = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        counts = pool.map(
-            lambda job: _window_tiles(values, transform, crs, pyramid, *job, folder), jobs
-        )
-        return sum(counts)
+        pending: list[concurrent.futures.Future[int]] = []
+        for z in range(pyramid.min_zoom, pyramid.max_zoom + 1):
+            x0, x1, y0, y1 = pyramid.tile_range(z)
+            for wy in range(y0, y1 + 1, _WINDOW):
+                for wx in range(x0, x1 + 1, _WINDOW):
+                    xs = range(wx, min(wx + _WINDOW, x1 + 1))
+                    ys = range(wy, min(wy + _WINDOW, y1 + 1))
+                    index = _window_index(values, transform, crs, pyramid, z, xs, ys, workers)
+                    pending.append(pool.submit(_write_window, index, table, z, xs, ys, folder))
+                    while len(pending) > 2 * workers:  # bound the windows held in memory
+                        total += pending.pop(0).result()
+        for future in pending:
+            total += future.result()
+    return total
 
 
 @dataclass(frozen=True, eq=False)
