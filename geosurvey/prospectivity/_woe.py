@@ -44,7 +44,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import dask
 import dask.array as darr
@@ -65,6 +65,10 @@ from geosurvey.prospectivity._classing import (
     strips,
 )
 from geosurvey.provenance import annotate
+
+if TYPE_CHECKING:  # imported at run time inside the functions (_methods imports this module)
+    from geosurvey.prospectivity._methods import Scored
+    from geosurvey.prospectivity._recipe import Params, Recipe
 
 __all__ = [
     "BinaryEvidence",
@@ -1050,7 +1054,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def parse_weights_scoring(params: Any) -> Any:
+def parse_weights_scoring(params: Params) -> Params:
     """Check a weights-of-evidence recipe's ``[scoring]`` table.
 
     Keys: ``unit_cell_km2`` (a positive number; default the pixel area) and ``correction``
@@ -1072,7 +1076,7 @@ def parse_weights_scoring(params: Any) -> Any:
     return Params(out)
 
 
-def parse_weights_evidence(params: Any, layer: str) -> Any:
+def parse_weights_evidence(params: Params, layer: str) -> Params:
     """Check one ``[evidence.weights]`` table of a weights-of-evidence recipe.
 
     Keys: ``kind`` (required: unique, categorical, ascending, descending); ``classify``
@@ -1117,8 +1121,8 @@ def parse_weights_evidence(params: Any, layer: str) -> Any:
 
 
 def score_weights_of_evidence(
-    evidence: Mapping[str, xr.DataArray], recipe: Any, *, occurrences: gpd.GeoDataFrame | None = None
-) -> Any:
+    evidence: Mapping[str, xr.DataArray], recipe: Recipe, *, occurrences: gpd.GeoDataFrame | None = None
+) -> Scored:
     """Score a weights-of-evidence recipe: weights of each layer, generalised, then the posterior.
 
     Every layer is first masked to the pixels where all of them have data (one study area, as the
