@@ -118,3 +118,54 @@ def test_the_score_is_the_posterior_of_the_runs_evidence_layers(woe_run) -> None
     np.testing.assert_allclose(score[valid], p[valid], rtol=2e-6)
     np.testing.assert_allclose(std[valid], (p * np.sqrt(var))[valid], rtol=2e-6)
     assert np.isnan(score[~valid]).all()
+
+
+RECIPE = """
+id = "woe-test"
+title = "t"
+title_ja = "t"
+method = "weights-of-evidence"
+deposit_models = ["iocg"]
+[scoring]
+{scoring}
+[[evidence]]
+layer = "mag"
+units = "nT"
+band = "mag_tmi"
+[evidence.weights]
+{weights}
+"""
+
+
+@pytest.mark.parametrize(
+    ("scoring", "weights", "message"),
+    [
+        ("", 'kind = "cumulative"', "weights kind must be one of"),
+        ("", 'kind = "ascending"\nbins = 3', "unknown key"),
+        ("", 'kind = "ascending"\nclassify = "quantile"\nclasses = [1, 2]', "number of classes"),
+        ("", 'kind = "ascending"\nclasses = [3, 1]', "increasing edges"),
+        ("", 'kind = "categorical"\nclassify = "quantile"', "drop classify"),
+        ("", 'kind = "unique"\ngeneralise = "class"', "needs class"),
+        ("", 'kind = "unique"\ngeneralise = "best"', "generalise must be one of"),
+        ('correction = "laplace"', 'kind = "unique"', "correction must be"),
+        ("unit_cell_km2 = -1", 'kind = "unique"', "unit_cell_km2 must be a positive"),
+    ],
+)
+def test_bad_weights_tables_are_refused_in_one_line(scoring, weights, message) -> None:
+    from geosurvey.errors import RecipeError
+    from geosurvey.prospectivity import parse_recipe
+
+    with pytest.raises(RecipeError, match=message) as info:
+        parse_recipe(RECIPE.format(scoring=scoring, weights=weights), source="woe-test.toml")
+    assert "\n" not in str(info.value) and "woe-test.toml" in str(info.value)
+
+
+def test_a_weights_recipe_without_occurrences_is_refused() -> None:
+    from geosurvey.errors import RecipeError
+    from geosurvey.prospectivity import score_layers
+    from geosurvey.testing import grid_like
+
+    recipe = load_recipe("iocg-kolari-woe")
+    layers = {spec.layer: grid_like(np.ones((4, 4)), name=spec.layer, units=spec.units) for spec in recipe.evidence}
+    with pytest.raises(RecipeError, match="needs training occurrences"):
+        score_layers(layers, recipe)
