@@ -131,6 +131,7 @@ def test_batch_of_real_runs_records_isolates_and_resumes(
             assert meta["sha256"] == _sha(job.out / rel)
         report = json.loads((job.out / "report.json").read_text())
         assert job.roc_auc == pytest.approx(report["score"]["roc_auc"], abs=1e-6)
+        assert report["dask"].startswith(cluster.address)  # the run says it ran on the cluster
         assert entry["versions"]["geosurvey"] and entry["versions"]["distributed"]
     table = "\n".join(lines)
     for job in result.jobs:

@@ -88,9 +88,28 @@ def dask_client(
 
 
 def describe_scheduler(client: Any) -> str:
-    """One line naming where Dask work runs (for progress output and manifests)."""
+    """One line naming where Dask work runs (for progress output and manifests).
+
+    ``client=None`` names the scheduler Dask uses now: the default distributed client when one is
+    active and Dask's scheduler is not set to something else (as when :func:`geosurvey.runner.batch`
+    runs areas on its client), else threads in this process.
+    """
+    if client is None:
+        client = _current_client()
     if client is None:
         return "threads in this process"
     workers = client.scheduler_info().get("workers", {})
     threads = sum(w.get("nthreads", 0) for w in workers.values())
     return f"{client.scheduler.address} ({len(workers)} workers, {threads} threads)"
+
+
+def _current_client() -> Any:
+    """The default distributed client Dask computes on now, or ``None``."""
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):  # no client
+        return None
