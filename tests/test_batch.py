@@ -344,3 +344,15 @@ def test_scores_equal_a_direct_computation(
         rasterio.open(tmp_path / "direct" / "score.tif") as b,
     ):
         np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_a_foreign_folder_in_the_way_is_never_replaced(
+    tmp_path: Path, data: DemoBatch, cluster: RealCluster
+) -> None:
+    mine = tmp_path / "out" / "demo-q1" / "demo-iocg"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("my own notes")
+    result = _batch(data, tmp_path / "out", cluster, areas=["demo-q1", "demo-q2"])
+    assert [j.status for j in result.jobs] == ["failed", "ok"]
+    assert "is not the output of a geosurvey run" in result.jobs[0].reason
+    assert (mine / "notes.txt").read_text() == "my own notes"

@@ -599,6 +599,17 @@ class _Batch:
     def run_job(self, job: _Job, fp: Mapping[str, Any], why: str) -> BatchJobResult:
         if self.stop.is_set():
             return self._result(job, "interrupted", reason="not started")
+        if (
+            job.out.exists()
+            and self.record.get(job.key) is None
+            and not (job.out / "manifest.json").is_file()
+        ):
+            reason = (
+                f"{job.out} exists and is not the output of a geosurvey run; move it away (the "
+                "batch replaces only its own outputs)"
+            )
+            self.say(f"[{job.key}] {TEXT[self.lang]['batch_failed'].format(reason=reason)}")
+            return self._result(job, "failed", reason=reason)
         self.say(f"[{job.key}] {TEXT[self.lang]['batch_run'].format(why=why)}")
         base = {
             "area": job.area.id,
