@@ -397,3 +397,27 @@ def test_class_codes_negative_sparse_and_integer_typed() -> None:
         post = posterior([w.generalise(by="class", classes=[10_000_000.0, 7.0])]).probability.values
         assert np.isfinite(post).sum() == (12 if data.dtype.kind == "i" else 11)
         assert len(np.unique(post[np.isfinite(post)])) == 2
+
+
+def test_large_in_memory_grid_counted_on_all_cores_equals_numpy() -> None:
+    # > 4 strips of 2**20 pixels: the in-memory path splits the work over threads
+    rng = np.random.default_rng(8)
+    codes = rng.integers(1, 6, size=(2100, 2100)).astype(np.float32)
+    codes[rng.random(codes.shape) < 0.02] = np.nan
+    grid = grid_like(codes, name="big")
+    flat = rng.choice(np.flatnonzero(np.isfinite(codes)), 60, replace=False)
+    occ = _points(grid, [divmod(int(i), 2100) for i in flat])
+    w = weights_of_evidence(grid, occ, kind="ascending")
+    valid = codes[np.isfinite(codes)].astype(int)
+    np.testing.assert_array_equal(w.class_cells, np.bincount(valid, minlength=6)[1:])
+    np.testing.assert_array_equal(w.class_deposits, np.bincount(codes.ravel()[flat].astype(int), minlength=6)[1:])
+    b = w.generalise(by="class", classes=2)
+    p = posterior([b]).probability.values
+    prior = w.n_deposits / w.n_cells
+    want = 1 / (1 + np.exp(-(math.log(prior / (1 - prior)) + np.where(codes <= 2, b.w_plus, b.w_minus))))
+    ok = np.isfinite(codes)
+    np.testing.assert_allclose(p[ok], want[ok], rtol=1e-6)
+    assert np.isnan(p[~ok]).all()
+    with pytest.warns(UserWarning, match="3 repeated class edge"):  # 5 values, 7 quantiles
+        q = weights_of_evidence(grid * 1.5 + 0.1, occ, kind="descending", classify="quantile", classes=7)
+    assert len(q.table) == 4 and q.table["n_cells"].iloc[0] == ok.sum()

@@ -13,18 +13,23 @@ Numpy arrays are processed in strips of 2**20 pixels, so temporaries stay ~20 MB
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from geosurvey.errors import InputError
 
-__all__ = ["Classer", "FineBins", "WeightsClassify", "code_counts", "data_edges", "strips"]
+__all__ = ["Classer", "FineBins", "WeightsClassify", "code_counts", "data_edges", "map_ranges",
+           "map_strips", "strips"]
 
 WeightsClassify = Literal["quantile", "equal-interval", "natural-breaks"]
+T = TypeVar("T")
 
 _FINE_BINS = 1 << 16
 _STRIP = 1 << 20  # pixels per numpy strip: bounds the temporaries to ~20 MB
@@ -33,9 +38,31 @@ _NATURAL_BREAKS_SAMPLE = 2000
 
 
 def strips(values: np.ndarray) -> Iterator[np.ndarray]:
+    """Flat views of ``values``, ``_STRIP`` pixels each."""
     flat = values.reshape(-1)
     for start in range(0, flat.size, _STRIP):
         yield flat[start : start + _STRIP]
+
+
+def map_ranges(fn: Callable[[int, int], T], size: int) -> list[T]:
+    """``fn(start, stop)`` over consecutive ranges of ``_STRIP`` pixels, results in order.
+
+    On all cores (threads: numpy's loops release the GIL) when called from the main thread
+    on four or more strips, as for a whole in-memory grid; one after the other inside a Dask
+    task (blocks are already spread over the cores) or for small arrays.
+    """
+    bounds = [(a, min(a + _STRIP, size)) for a in range(0, size, _STRIP)]
+    workers = min(os.cpu_count() or 1, len(bounds))
+    if workers < 2 or len(bounds) < 4 or threading.current_thread() is not threading.main_thread():
+        return [fn(a, b) for a, b in bounds]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda ab: fn(*ab), bounds))
+
+
+def map_strips(fn: Callable[[np.ndarray], T], values: np.ndarray) -> list[T]:
+    """``fn(strip)`` over the strips of ``values`` (see :func:`map_ranges`)."""
+    flat = np.asarray(values).reshape(-1)
+    return map_ranges(lambda a, b: fn(flat[a:b]), flat.size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,12 +161,15 @@ class Classer:
 
     def counts(self, values: np.ndarray) -> np.ndarray:
         """Pixels per class: index 0 unused, 1..k the classes, k + 1 valid values in no class."""
-        total = np.zeros(self.k + 2, np.int64)
-        for strip in strips(np.asarray(values)):
+        def one(strip: np.ndarray) -> np.ndarray:
+            part = np.zeros(self.k + 2, np.int64)
             idx = self.index(strip)
-            total[: self.k + 1] += np.bincount(idx, minlength=self.k + 1)
+            part[: self.k + 1] = np.bincount(idx, minlength=self.k + 1)
             if not self.covers_data:
-                total[self.k + 1] += int(np.count_nonzero(np.isfinite(strip) & (idx == 0)))
+                part[self.k + 1] = int(np.count_nonzero(np.isfinite(strip) & (idx == 0)))
+            return part
+
+        total = np.sum(map_strips(one, values), axis=0)
         total[0] = 0
         return total
 
@@ -151,30 +181,36 @@ def code_counts(values: np.ndarray) -> dict[int, int]:
     below the smallest code (``fmin``/``fmax`` skip NaN), one ``bincount`` does the rest.
     """
     counts: dict[int, int] = {}
-    for strip in strips(np.asarray(values)):
-        if strip.dtype.kind != "f":
-            _add_codes(counts, strip.astype(np.int64, copy=False), 0)
-            continue
-        lo, hi = float(np.fmin.reduce(strip)), float(np.fmax.reduce(strip))
-        if np.isnan(lo):
-            continue  # all NaN
-        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > _MAX_CODE_RANGE:
-            x = strip[np.isfinite(strip)]
-            if not np.array_equal(x, np.floor(x)):
-                raise InputError("non-integer")
-            _add_codes(counts, x.astype(np.int64), 0)
-            continue
-        if lo != np.floor(lo):
+    for part in map_strips(_strip_code_counts, values):
+        for code, n in part.items():
+            counts[code] = counts.get(code, 0) + n
+    return counts
+
+
+def _strip_code_counts(strip: np.ndarray) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    if strip.dtype.kind != "f":
+        _add_codes(counts, strip.astype(np.int64, copy=False), 0)
+        return counts
+    lo, hi = float(np.fmin.reduce(strip)), float(np.fmax.reduce(strip))
+    if np.isnan(lo):
+        return counts  # all NaN
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > _MAX_CODE_RANGE:
+        x = strip[np.isfinite(strip)]
+        if not np.array_equal(x, np.floor(x)):
             raise InputError("non-integer")
-        f = np.subtract(strip, lo - 1.0, dtype=np.float64)  # codes from 1; NaN stays NaN
-        np.copyto(f, 0.0, where=np.isnan(f))  # bin 0: NaN
-        i = f.astype(np.int64)
-        if not np.array_equal(i, f):
-            raise InputError("non-integer")
-        cnt = np.bincount(i, minlength=int(hi - lo) + 2)
-        for code in np.nonzero(cnt[1:])[0]:
-            key = int(code + lo)
-            counts[key] = counts.get(key, 0) + int(cnt[code + 1])
+        _add_codes(counts, x.astype(np.int64), 0)
+        return counts
+    if lo != np.floor(lo):
+        raise InputError("non-integer")
+    f = np.subtract(strip, lo - 1.0, dtype=np.float64)  # codes from 1; NaN stays NaN
+    np.copyto(f, 0.0, where=np.isnan(f))  # bin 0: NaN
+    i = f.astype(np.int64)
+    if not np.array_equal(i, f):
+        raise InputError("non-integer")
+    cnt = np.bincount(i, minlength=int(hi - lo) + 2)
+    for code in np.nonzero(cnt[1:])[0]:
+        counts[int(code + lo)] = int(cnt[code + 1])
     return counts
 
 
@@ -195,9 +231,9 @@ def quantile_edges(values: np.ndarray, k: int) -> np.ndarray:
     """Exact order statistics at ranks floor((n - 1) i / k), i = 0..k (numpy method='lower')."""
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     fb = FineBins(lo, hi)
-    hist = np.zeros(_FINE_BINS + 1, np.int64)
-    for strip in strips(values):
-        hist += np.bincount(fb.bins(strip, check_range=False), minlength=_FINE_BINS + 1)
+    hist = np.sum(map_strips(
+        lambda strip: np.bincount(fb.bins(strip, check_range=False), minlength=_FINE_BINS + 1),
+        values), axis=0)  # fmt: skip
     cum = np.cumsum(hist[:_FINE_BINS])
     n = int(cum[-1])
     ranks = ((n - 1) * np.arange(k + 1)) // k
@@ -206,7 +242,7 @@ def quantile_edges(values: np.ndarray, k: int) -> np.ndarray:
     needed[bins] = True
     needed[_FINE_BINS] = False
     picked = np.concatenate(
-        [strip[needed[fb.bins(strip, check_range=False)]] for strip in strips(values)]
+        map_strips(lambda strip: strip[needed[fb.bins(strip, check_range=False)]], values)
     ).astype(np.float64)
     picked_bins = fb.bins(picked, check_range=False)
     edges = np.empty(k + 1)

@@ -62,7 +62,7 @@ from geosurvey.prospectivity._classing import (
     WeightsClassify,
     code_counts,
     data_edges,
-    strips,
+    map_ranges,
 )
 from geosurvey.provenance import annotate
 
@@ -831,21 +831,21 @@ def _posterior_kernel(
         shape = arrays[0].shape
         prob, std = np.empty(shape, np.float32), np.empty(shape, np.float32)
         flat_p, flat_s = prob.reshape(-1), std.reshape(-1)
-        pieces = [list(strips(np.ascontiguousarray(a))) for a in arrays]
-        pos = 0
-        for parts in zip(*pieces, strict=True):
+        flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+
+        def one(a: int, b: int) -> None:
             if m == 1:
-                code = classers[0].index(parts[0])
+                code = classers[0].index(flats[0][a:b])
             else:
-                code = np.zeros(parts[0].shape, np.int32)
-                for x, classer, lut in zip(parts, classers, bits, strict=True):
-                    code |= lut[classer.index(x)]
+                code = np.zeros(b - a, np.int32)
+                for x, classer, lut in zip(flats, classers, bits, strict=True):
+                    code |= lut[classer.index(x[a:b])]
                 np.minimum(code, 1 << m, out=code)
-            n = code.size
             # mode="clip": no bounds-check buffer (every code indexes the tables)
-            np.take(p_lut, code, out=flat_p[pos : pos + n], mode="clip")
-            np.take(s_lut, code, out=flat_s[pos : pos + n], mode="clip")
-            pos += n
+            np.take(p_lut, code, out=flat_p[a:b], mode="clip")
+            np.take(s_lut, code, out=flat_s[a:b], mode="clip")
+
+        map_ranges(one, flat_p.size)
         return prob, std
 
     return block
