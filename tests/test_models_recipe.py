@@ -126,6 +126,9 @@ def test_model_method_scores_with_uncertainty_contributions_and_held_out_cv():
     report = scored.report
     assert report["seed"] == 7 and report["ensemble"]["seeds"] == [7, 8, 9, 10]
     assert report["contributions"]["top_layers"] == ["a"]
+    drivers = report["contributions"]["target_drivers"]
+    assert drivers and all(d["drivers"] in ([], ["a"]) for d in drivers)  # top = 1 layer each
+    assert sum(d["drivers"] == ["a"] for d in drivers) >= len(drivers) / 2  # "a" made the targets
     assert set(report["cross_validation"]) == {"block", "random"}
     assert report["negative_sampling_sensitivity"]["n_draws"] == 2
     # the block CV in the report is cross_validate on the same sample, called here directly

@@ -44,7 +44,7 @@ from geosurvey.grid import grid_crs
 from geosurvey.prospectivity._models import RasterClassifier, check_stack
 from geosurvey.provenance import annotate
 
-__all__ = ["ContributionMethod", "target_drivers", "top_layers", "tree_contributions"]
+__all__ = ["ContributionMethod", "drivers_table", "target_drivers", "top_layers", "tree_contributions"]
 
 ContributionMethod = Literal["treeshap", "saabas"]
 

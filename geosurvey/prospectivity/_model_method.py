@@ -68,7 +68,12 @@ from geosurvey.prospectivity._ensemble import (
     risk_return_classes,
     risk_return_thresholds,
 )
-from geosurvey.prospectivity._explain import top_layers, tree_contributions
+from geosurvey.prospectivity._explain import (
+    drivers_table,
+    target_drivers,
+    top_layers,
+    tree_contributions,
+)
 from geosurvey.prospectivity._models import (
     RasterClassifier,
     data_availability,
@@ -77,6 +82,7 @@ from geosurvey.prospectivity._models import (
 )
 from geosurvey.prospectivity._recipe import Params, Recipe
 from geosurvey.prospectivity._sampling import occurrence_cells, pu_bagging, training_sample
+from geosurvey.prospectivity._targets import targets
 from geosurvey.prospectivity._validation import (
     CVSpec,
     cross_validate,
@@ -323,10 +329,18 @@ def score_model(
             layer = contrib.sel(layer=name, drop=True)
             layers[_layer_file_name(name)] = layer.rename(_layer_file_name(name)).assign_attrs(
                 long_name=f"contribution of {name} to the model output (SHAP, {explain['contributions']})")
+        contrib = contrib.persist()
+        try:
+            found = targets(single.predict_raster(stack), top=0.02)
+            drivers = drivers_table(target_drivers(found.table.head(20), contrib, top=explain["top"]))
+        except InputError as exc:  # e.g. a flat score: no target patch; said in the report
+            drivers = [{"error": str(exc)}]
         report["contributions"] = {"method": explain["contributions"], "top_layers": top,
                                    "units": contrib.attrs["units"],
                                    "expected_value": contrib.attrs["expected_value"],
-                                   "model": "the single model on the training sample"}
+                                   "model": "the single model on the training sample",
+                                   "targets": "the top 2 % of that model's score, best 20 by mean",
+                                   "target_drivers": drivers}
     if explain["sensitivity_draws"]:
         sens = negative_sampling_sensitivity(
             model, stack, positives, n_draws=explain["sensitivity_draws"],
