@@ -61,9 +61,10 @@ _S2 = {
     "rededge3": (0.783, 0.26, 0.33), "nir": (0.842, 0.27, 0.35), "nir08": (0.865, 0.275, 0.36),
     "swir16": (1.610, 0.34, 0.20), "swir22": (2.190, 0.30, 0.10),
 }
-#: ASTER TIR bands (µm) and a silicate-rock background radiance ratio (dimensionless).
-_TIR = {"tir10": (8.29, 0.95), "tir11": (8.63, 0.95), "tir12": (9.08, 0.95),
-        "tir13": (10.66, 0.97), "tir14": (11.32, 0.97)}
+#: ASTER TIR bands: centre wavelength (µm) and the unit conversion coefficient of ASTER L1T
+#: (W m-2 sr-1 µm-1 per DN; radiance = (DN - 1) x UCC; ASTER User Handbook v2).
+_TIR = {"tir10": (8.291, 0.006822), "tir11": (8.634, 0.006780), "tir12": (9.075, 0.006590),
+        "tir13": (10.657, 0.005693), "tir14": (11.318, 0.005225)}
 
 
 @dataclass(frozen=True)
@@ -416,12 +417,27 @@ def _optical(ctx: _Context, factors: Mapping[str, np.ndarray]) -> dict[str, tupl
     return out
 
 
+def _planck(wavelength_um: float, kelvin: np.ndarray) -> np.ndarray:
+    """Black-body spectral radiance, W m-2 sr-1 µm-1 (Planck's law; two lines, hence by hand)."""
+    from scipy.constants import Boltzmann as k
+    from scipy.constants import Planck as h
+    from scipy.constants import speed_of_light as c
+
+    lam = wavelength_um * 1e-6
+    return 2 * h * c**2 / lam**5 / np.expm1(h * c / (lam * k * kelvin)) * 1e-6
+
+
 def _tir(ctx: _Context, factors: Mapping[str, np.ndarray]) -> dict[str, tuple]:
-    """ASTER-TIR-like radiance ratios: a silicate background with a lithological texture."""
-    texture = 1 + 0.004 * ctx.smooth(2000)
-    return {band: (base * texture * factors.get(band, 1.0) + ctx.noise(0.002), "1",
-                   f"thermal infrared, ASTER band {band[3:]}-like", centre, "demo-aster-tir")
-            for band, (centre, base) in _TIR.items()}
+    """ASTER L1T TIR digital numbers, as Planetary Computer serves them (no scale):
+    DN = ε B(λ, T) / UCC + 1 with a silicate emissivity ε = 0.95 × ``factors``, a surface
+    temperature of 300 ± 3 K and 2 DN of noise."""
+    kelvin = 300.0 + 3.0 * ctx.smooth(3000)
+    out = {}
+    for band, (centre, ucc) in _TIR.items():
+        emissivity = 0.95 * (1 + 0.003 * ctx.smooth(2000)) * factors.get(band, 1.0)
+        dn = emissivity * _planck(centre, kelvin) / ucc + 1 + ctx.noise(2.0)
+        out[band] = (dn, "1", f"thermal infrared DN, ASTER L1T band {band[3:]}-like", centre, "demo-aster-tir")
+    return out
 
 
 def _radiometrics(ctx: _Context, *, k: np.ndarray | float = 1.0, eth: np.ndarray | float = 1.0,
