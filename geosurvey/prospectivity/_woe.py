@@ -970,12 +970,16 @@ def conditional_independence(layers: Sequence[BinaryEvidence]) -> ConditionalInd
 
     With unique conditions *k* (combinations of present/absent patterns) of Aₖ unit cells and
     posterior probability Pₖ, the model predicts ``T = Σₖ Aₖ Pₖ`` deposits, with variance
-    ``s²(T) = Σₖ Aₖ² s²(Pₖ)``: the cells of one condition share one Pₖ, so their errors add in
-    full inside a condition (Aₖ² s²) and the *variances* of the conditions add. EIS Toolkit sums
-    the standard deviations ``Σₖ Aₖ s(Pₖ)`` instead, which overstates s(T) (the sum of standard
-    deviations is never less than the square root of the sum of variances) and so makes the test
-    too lenient. Under conditional independence ``T − N(D)`` is about 0; the one-sided p-value of
-    ``z = (T − N(D)) / s(T)`` is reported.
+    ``s²(T) = Σₖ Aₖ² s²(Pₖ)`` (Agterberg & Cheng 2002): the cells of one condition share one Pₖ,
+    so their errors add in full inside a condition (Aₖ² s²), and the *variances* of the
+    conditions add. Under conditional independence ``T − N(D)`` is about 0; the one-sided
+    p-value of ``z = (T − N(D)) / s(T)`` is reported (``z > 1.645``: rejected at 95 %).
+
+    Where this differs from EIS Toolkit (``agterberg_cheng_CI_test``): it takes
+    ``s(T) = sqrt(Σᵢ s(Pᵢ))`` over the pixels — it adds standard deviations where variances add
+    (its s(T) is in √deposits, not deposits), and it adds them
+    pixel by pixel, as if the pixels of one condition had independent errors although they share
+    one Pₖ. Both slips change s(T), and so the verdict, by amounts that depend on the grid's size.
 
     Parameters
     ----------
