@@ -356,3 +356,26 @@ def test_a_foreign_folder_in_the_way_is_never_replaced(
     assert [j.status for j in result.jobs] == ["failed", "ok"]
     assert "is not the output of a geosurvey run" in result.jobs[0].reason
     assert (mine / "notes.txt").read_text() == "my own notes"
+
+
+def test_progress_bar_and_per_area_lines(
+    tmp_path: Path, data: DemoBatch, cluster: RealCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = batch(
+        ["demo-q1", "demo-q2"],
+        RECIPE,
+        out_root=tmp_path / "out",
+        sources=[data.sources],
+        occurrences=data.occurrences,
+        registry=data.registry,
+        scheduler=cluster.address,
+        job=small_run,
+        progress=True,
+    )
+    assert result.ok
+    captured = capsys.readouterr()
+    assert "areas: 100%" in captured.err and "2/2" in captured.err  # the overall bar (tqdm)
+    for area in ("demo-q1", "demo-q2"):  # each area's own stage lines, prefixed with its job
+        assert f"[{area}/demo-iocg] [1/2] evidence" in captured.out
+        assert f"[{area}/demo-iocg] done in" in captured.out
+    assert "2 succeeded, 0 skipped" in captured.out
