@@ -120,10 +120,13 @@ def _in_subprocess(side: str, folder: Path, repeats: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run(quick: bool = False) -> list[dict]:
-    """Both cases (each in its own process) on N² layers; rows for ``benchmarks/run.py``."""
-    n = 512 if quick else 8000
-    repeats = 1 if quick else 2
+def run(quick: bool = False, *, n: int | None = None, repeats: int | None = None) -> list[dict]:
+    """Both cases (each in its own process) on N² layers; rows for ``benchmarks/run.py``.
+
+    ``n`` and ``repeats`` override the sizes (default 8000² best of 2; quick 512², once).
+    """
+    n = n or (512 if quick else 8000)
+    repeats = repeats or (1 if quick else 2)
     n_trees, depth = (10, 8) if quick else (50, 12)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -149,6 +152,8 @@ def run(quick: bool = False) -> list[dict]:
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="512² layers (smoke run)")
+    parser.add_argument("--size", type=int, help="side of the layers in pixels (default 8000)")
+    parser.add_argument("--repeats", type=int, help="best of this many runs (default 2)")
     parser.add_argument("--case", nargs=3, metavar=("SIDE", "FOLDER", "REPEATS"),
                         help="run one case in this process and print JSON (used internally)")
     args = parser.parse_args(argv)
@@ -156,7 +161,7 @@ def _main(argv: list[str] | None = None) -> int:
         side, folder, repeats = args.case
         print(json.dumps(_case(side, Path(folder), int(repeats))))
         return 0
-    for row in run(quick=args.quick):
+    for row in run(quick=args.quick, n=args.size, repeats=args.repeats):
         print(json.dumps(row))
     return 0
 
