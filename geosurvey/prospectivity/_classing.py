@@ -136,10 +136,12 @@ class Classer:
                 return out
             lut = np.zeros(span + 3, np.int32)  # [span + 1]: above; [-1] (= span + 2): below / NaN
             lut[(codes - lo).astype(np.int64)] = np.arange(1, codes.size + 1)
+            # float32 arithmetic is exact for integer codes below 2**24
+            work = np.float32 if values.dtype == np.float32 and span < 2**24 else np.float64
             for strip in strips(values):
-                f = np.subtract(strip, lo, dtype=np.float64)
-                np.clip(f, -1.0, span + 1.0, out=f)  # NaN stays NaN
-                np.copyto(f, -1.0, where=np.isnan(f))
+                f = np.subtract(strip, lo, dtype=work)
+                np.fmax(f, -1.0, out=f)  # fmax takes -1 for NaN: the "no class" slot
+                np.fmin(f, span + 1.0, out=f)
                 i = f.astype(np.intp)  # truncation: -1 < f < 0 gives 0, caught below
                 cls = lut[i]
                 if not self.covers_data:  # values not seen when the codes were found
@@ -203,9 +205,10 @@ def _strip_code_counts(strip: np.ndarray) -> dict[int, int]:
         return counts
     if lo != np.floor(lo):
         raise InputError("non-integer")
-    f = np.subtract(strip, lo - 1.0, dtype=np.float64)  # codes from 1; NaN stays NaN
-    np.copyto(f, 0.0, where=np.isnan(f))  # bin 0: NaN
-    i = f.astype(np.int64)
+    work = np.float32 if strip.dtype == np.float32 and hi - lo < 2**24 else np.float64  # exact
+    f = np.subtract(strip, lo - 1.0, dtype=work)  # codes from 1
+    np.fmax(f, 0.0, out=f)  # fmax takes 0 for NaN: bin 0
+    i = f.astype(np.intp)
     if not np.array_equal(i, f):
         raise InputError("non-integer")
     cnt = np.bincount(i, minlength=int(hi - lo) + 2)
