@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -379,3 +380,28 @@ def test_progress_bar_and_per_area_lines(
         assert f"[{area}/demo-iocg] [1/2] evidence" in captured.out
         assert f"[{area}/demo-iocg] done in" in captured.out
     assert "2 succeeded, 0 skipped" in captured.out
+
+
+def test_workers_dying_under_a_task_are_retried_once_with_a_memory_hint(
+    tmp_path: Path, data: DemoBatch, cluster: RealCluster
+) -> None:
+    from distributed import KilledWorker
+
+    calls: list[str] = []
+
+    def too_big(area: str, recipe, **kw):
+        calls.append(area)
+        raise KilledWorker("fft-whole-grid", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+
+    result = _batch(
+        data,
+        tmp_path / "out",
+        cluster,
+        job=too_big,
+        areas=["demo-q1"],
+        attempts=4,
+        retry_wait=0.01,
+    )
+    [job] = result.jobs
+    assert job.status == "failed" and job.attempts == 2 and calls == ["demo-q1", "demo-q1"]
+    assert "ran out of memory" in job.reason and "bytes per pixel" in job.reason

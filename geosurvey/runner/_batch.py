@@ -726,13 +726,19 @@ class _Batch:
         return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=tenacity.wait_exponential(multiplier=self.retry_wait, max=60 * self.retry_wait),
-            retry=tenacity.retry_if_exception(
-                lambda exc: is_transient(exc) and not self._scheduler_gone()
-            ),
+            retry=self._retry_if,
             before_sleep=before_sleep,
             sleep=self._sleep,
             reraise=True,
         )
+
+    def _retry_if(self, state: Any) -> bool:
+        """Retry transient errors; workers that died under a task only once (lifetimes end, but a
+        task that is too big for a worker kills every worker it meets)."""
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is None or self._scheduler_gone() or not is_transient(exc):
+            return False
+        return not (_killed_worker(exc) and state.attempt_number > 1)
 
     def _sleep(self, seconds: float) -> None:
         if self.stop.wait(seconds):
@@ -754,10 +760,28 @@ class _Batch:
             return "interrupted", f"stopped ({_one_line(exc)})"
         if isinstance(exc, GeosurveyError):
             return "failed", str(exc)
+        if _killed_worker(exc):
+            return "failed", (
+                f"Dask workers died running a task, twice ({_one_line(exc)}); most often a worker "
+                "ran out of memory: see the worker logs, give workers more memory (a whole-grid "
+                "FFT step holds about 100 bytes per pixel of the grid on one worker) or use a "
+                "coarser resolution"
+            )
         return "failed", f"{type(exc).__name__}: {_one_line(exc)}"
 
     def _result(self, job: _Job, status: JobStatus, **kw: Any) -> BatchJobResult:
         return BatchJobResult(job.area.id, job.recipe.id, status, job.out, **kw)
+
+
+def _killed_worker(exc: BaseException) -> bool:
+    node: BaseException | None = exc
+    for _ in range(20):
+        if node is None:
+            return False
+        if type(node).__name__ == "KilledWorker":
+            return True
+        node = node.__cause__ or node.__context__
+    return False
 
 
 def _traceback(exc: BaseException) -> list[str]:
