@@ -20,7 +20,8 @@ How a batch runs
   by (size, modification time), so a resumed batch re-reads only the files that changed.
 * **Isolation.** A failing job is recorded with its reason and the others go on. Transient read
   errors (connection resets, time-outs, HTTP 5xx/429 from GDAL) are retried with exponential
-  backoff (tenacity). A lost scheduler stops the batch with :class:`~geosurvey.errors.ClusterError`
+  backoff (tenacity); workers that died under a task (``KilledWorker``: a worker retired at the
+  end of its lifetime, or one out of memory) once, then the job fails with a memory hint. A lost scheduler stops the batch with :class:`~geosurvey.errors.ClusterError`
   and an interrupt (Ctrl-C) with :class:`KeyboardInterrupt`, both after the jobs in flight have
   been stopped and their temporary folders removed: what is left is complete, and the next run
   resumes.
