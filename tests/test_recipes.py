@@ -283,7 +283,7 @@ spread = 0.1
     scored = score_evidence(layers, recipe)
     x, y = layers["a"].x.values, layers["a"].y.values
     occ = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x[[3, 10, 20]], y[[4, 12, 25]]), crs="EPSG:32611")
-    report = evaluate_run(scored, layers, recipe, occ)
+    report = evaluate_run(scored, layers, recipe, occ).report
     flat = report["flat_score"]
     assert flat["value"] == 0.0 and flat["share"] == pytest.approx(np.mean(a <= 0.5), abs=1e-6)
     assert flat["memberships_at_0_or_1"] == ["a"]

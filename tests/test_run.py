@@ -137,6 +137,14 @@ def test_every_output_and_units(demo_data, tmp_path: Path) -> None:
         rows, cols = rasterio.transform.rowcol(src.transform, occ.geometry.x, occ.geometry.y)
     auc_small, _ = _auc_and_top(-d, np.asarray(rows), np.asarray(cols))
     assert report["evidence"]["fault_distance"]["roc_auc"] == pytest.approx(auc_small, abs=2e-3)
+    # evaluation plots and ranked targets of the top 5 % of the score
+    for name in ("evaluation.json", "success_rate.png", "prediction_area.png", "targets.gpkg"):
+        assert (out / name).is_file(), name
+    found = gpd.read_file(out / "targets.gpkg")
+    assert len(found) == report["targets"]["n_targets"] >= 1
+    assert (found.to_crs(found.estimate_utm_crs()).area / 1e6 >= 0.25 - 1e-6).all()
+    occ_in = gpd.sjoin(gpd.read_file(demo_data.occurrences).to_crs(found.crs), found, predicate="within")
+    assert occ_in.index.nunique() == report["targets"]["occurrences"]["in_targets"]
 
 
 def test_each_evidence_layer_is_computed_once(demo_data) -> None:

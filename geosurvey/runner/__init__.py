@@ -13,6 +13,7 @@
 from geosurvey.runner._batch import BatchJobResult, BatchResult, batch, check_shared_storage
 from geosurvey.runner._cluster import dask_client, describe_scheduler
 from geosurvey.runner._run import (
+    RunEvaluation,
     RunInputs,
     RunResult,
     check_area,
@@ -33,6 +34,7 @@ from geosurvey.runner._run import (
 __all__ = [
     "BatchJobResult",
     "BatchResult",
+    "RunEvaluation",
     "RunInputs",
     "RunResult",
     "batch",

@@ -58,6 +58,7 @@ from geosurvey.runner._cluster import dask_client, describe_scheduler
 from geosurvey.vectors import file_checksum, read_vector
 
 __all__ = [
+    "RunEvaluation",
     "RunInputs",
     "RunResult",
     "check_area",
@@ -77,6 +78,10 @@ __all__ = [
 
 #: Share of the valid area over which one score value counts as "flat" and is reported.
 FLAT_SHARE = 0.10
+#: Targets: the top share of the score's area, and the smallest patch kept (km²), so that a noisy
+#: score gives a few ranked targets rather than thousands of single pixels.
+TARGET_TOP = 0.05
+TARGET_MIN_KM2 = 0.25
 _STAGES = ("area", "search", "load", "evidence", "score", "evaluate", "publish")
 
 
@@ -404,8 +409,26 @@ def _flat_report(score: np.ndarray, mus: Mapping[str, xr.DataArray]) -> dict[str
             "memberships_at_0_or_1": at_bounds}
 
 
+@dataclass(frozen=True, eq=False)
+class RunEvaluation:
+    """What :func:`evaluate_run` found.
+
+    Parameters
+    ----------
+    report
+        JSON-able: ``score`` (the score's evaluation), ``evidence`` (each layer's units, chain,
+        reason and ROC AUC), ``best_layer``, ``flat_score``.
+    score
+        The score's :class:`~geosurvey.evaluation.Evaluation` (for the plots), or ``None``
+        without occurrences.
+    """
+
+    report: dict[str, Any]
+    score: Any = None
+
+
 def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Recipe,
-                 occurrences: gpd.GeoDataFrame | None) -> dict[str, Any]:
+                 occurrences: gpd.GeoDataFrame | None) -> RunEvaluation:
     """Evaluate the score and each evidence layer against the occurrences.
 
     Each layer is evaluated through its membership where the recipe gives one (so a layer the
@@ -436,11 +459,13 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
             entry["evaluated_as"] = "membership" if spec.layer in mus else "layer"
             entry["roc_auc"] = round(evaluate(ranked.rename(spec.layer), occurrences).roc_auc, 6)
         out["evidence"][spec.layer] = entry
+    result = None
     if occurrences is not None and len(occurrences):
-        out["score"] = evaluate(scored.score.rename("score"), occurrences).to_dict()
+        result = evaluate(scored.score.rename("score"), occurrences)
+        out["score"] = result.to_dict()
         best = max(out["evidence"], key=lambda k: out["evidence"][k]["roc_auc"])
         out["best_layer"] = {"layer": best, "roc_auc": out["evidence"][best]["roc_auc"]}
-    return out
+    return RunEvaluation(out, result)
 
 
 def _agreement(area: Any) -> dict[str, Any]:
@@ -465,16 +490,21 @@ def _attribution(inputs: RunInputs, items: pystac.ItemCollection) -> str:
 
 def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.ItemCollection,
                   layers: Mapping[str, xr.DataArray], scored: Scored,
-                  evaluation: dict[str, Any], resolved: Mapping[str, Any],
+                  evaluation: RunEvaluation, resolved: Mapping[str, Any],
                   registry_areas: gpd.GeoDataFrame | None, scheduler: str,
                   extra_report: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write every output of a run into ``work`` (the temporary output folder); returns the report.
 
     The one writer of a run's folder: ``score.tif``; ``evidence/<layer>.tif`` with each layer's
-    units; the method's extra rasters as ``<name>.tif``; ``report.json``; ``manifest.json``; the
-    web map ``index.html``; the output STAC catalogue ``outputs/catalog.json``.
+    units; the method's extra rasters as ``<name>.tif``; with occurrences, ``evaluation.json``,
+    ``success_rate.png`` and ``prediction_area.png`` (:func:`geosurvey.evaluation.write_evaluation`)
+    and the ranked targets of the top 5 % of the score, ``targets.gpkg``; ``report.json``;
+    ``manifest.json``; the web map ``index.html``; the output STAC catalogue
+    ``outputs/catalog.json``.
     """
     from geosurvey import __version__, publish
+    from geosurvey.evaluation import write_evaluation
+    from geosurvey.prospectivity import METHODS, memberships, targets
 
     text = TEXT[inputs.lang]
     agreement = _agreement(area)
@@ -491,6 +521,20 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     for name, extra in scored.layers.items():
         cogs[name] = write_cog(extra.assign_attrs(source=source_tag), work / f"{name}.tif")
     gbox = scored.score.odc.geobox
+    found = None
+    if evaluation.score is not None:
+        write_evaluation(evaluation.score, work, lang=inputs.lang)
+        # what raises a target, higher = more favourable: the memberships of a fuzzy recipe, the
+        # weight maps (weights_<layer>) of weights of evidence, else the method's contributions
+        if METHODS[inputs.recipe.method].evidence_table == "membership":
+            raising = memberships(layers, inputs.recipe)
+        else:
+            raising = {k.removeprefix("weights_"): v for k, v in scored.layers.items()
+                       if k.startswith("weights_")} or None
+        pixel_km2 = abs(gbox.resolution.x * gbox.resolution.y) / 1e6
+        found = targets(scored.score, top=TARGET_TOP, occurrences=inputs.occurrences.frame,  # type: ignore[union-attr]
+                        evidence=raising, min_pixels=max(1, round(TARGET_MIN_KM2 / pixel_km2)))
+        found.to_file(work / "targets.gpkg")
     report = {
         "geosurvey": __version__,
         "area": {"id": area.id, "name_en": area.name_en, "name_ja": area.name_ja,
@@ -501,7 +545,12 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
                  "shape": list(gbox.shape), "transform": list(gbox.affine)[:6]},
         "resolved": dict(resolved),
         "n_occurrences": None if inputs.occurrences is None else len(inputs.occurrences.frame),
-        **evaluation,
+        **evaluation.report,
+        "targets": None if found is None else {
+            "file": "targets.gpkg", "top": found.top, "threshold": found.threshold,
+            "min_area_km2": TARGET_MIN_KM2, "n_targets": len(found.table),
+            "area_fraction": found.area_fraction, "occurrences": dict(found.occurrences),
+        },
         "method_report": dict(scored.report),
         "lang": inputs.lang,
         "dask": scheduler,
@@ -513,11 +562,17 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     if note:
         title = f"{text['not_agreed']} — {title}"
     faults = inputs.features.get("faults")
+    extra = dict(scored.layers)
+    uncertainty = extra.pop("uncertainty", None)
+    if uncertainty is None:
+        uncertainty = extra.pop("posterior_std", None)
     fmap = publish.web_map(
         scored.score, lang=inputs.lang, title=title, area=area.geometry,
         faults=None if faults is None else faults.frame,
         occurrences=None if inputs.occurrences is None else inputs.occurrences.frame,
-        survey_areas=registry_areas, layers=dict(layers), attribution=attribution,
+        survey_areas=registry_areas, layers={**layers, **extra}, attribution=attribution,
+        uncertainty=uncertainty, targets=None if found is None else found.table,
+        vectors={name: v.frame for name, v in inputs.features.items() if name != "faults"} or None,
     )
     publish.save_web_map(fmap, work / "index.html")
     publish.write_outputs_catalog(
@@ -581,7 +636,9 @@ def _write_run_manifest(work: Path, *, inputs: RunInputs, area: Any, items: pyst
         recipe={"id": inputs.recipe.id, "source": inputs.recipe.source,
                 "sha256": inputs.recipe.sha256, "text": inputs.recipe.text},
         outputs={**outputs, "report": "report.json", "web_map": "index.html",
-                 "stac": "outputs/catalog.json"},
+                 "stac": "outputs/catalog.json",
+                 **({"targets": "targets.gpkg", "evaluation": "evaluation.json"}
+                    if (work / "targets.gpkg").exists() else {})},
     )
 
 
@@ -738,8 +795,8 @@ def execute_run(inputs: RunInputs, work: str | Path, *, echo: Callable[[str], No
         scored = score_evidence(layers, recipe, occurrences=occ_frame)
     with progress("evaluate"):
         evaluation = evaluate_run(scored, layers, recipe, occ_frame)
-        if evaluation.get("flat_score"):
-            flat = evaluation["flat_score"]
+        if evaluation.report.get("flat_score"):
+            flat = evaluation.report["flat_score"]
             echo("geosurvey: warning: " + TEXT[lang]["flat_score"].format(
                 value=flat["value"], share=flat["share"],
                 layers=", ".join(flat["memberships_at_0_or_1"]) or "-"))
