@@ -1,16 +1,16 @@
 """Benchmark: lazy block-by-block random-forest prediction against one in-memory ``predict_proba``.
 
-Six float32 evidence layers of N × N pixels (smooth sinusoidal fields with noise, written once to ``.npy`` files
-and read by both sides), a random forest fitted on 4,000 sampled cells, and the positive-class
-probability of every pixel:
+Six float32 evidence layers of N × N pixels (smooth sinusoidal fields with noise, written once as
+tiled GeoTIFFs and read by both sides), a random forest fitted on 4,000 sampled cells, and the
+positive-class probability of every pixel:
 
-* **geosurvey**: :func:`geosurvey.prospectivity.stack_layers` over the layers read as Dask arrays
-  (memory-mapped, 1024² chunks), :meth:`RasterClassifier.predict_raster`, reduced block by block
-  (sum and maximum of the score, so no whole-grid output is held), on Dask's threaded scheduler
-  with every core; the forest predicts each block with ``n_jobs=1``.
-* **baseline**: the same pixels as one in-memory ``(N², 6)`` float32 array and one
-  ``RandomForestClassifier.predict_proba`` call with ``n_jobs=-1`` (every core, scikit-learn's own
-  threading) — what one writes without geosurvey, and the most memory it can need.
+* **geosurvey**: :func:`geosurvey.prospectivity.stack_layers` over the layers opened lazily with
+  :func:`geosurvey.io.read_raster` (1024² chunks), :meth:`RasterClassifier.predict_raster`, reduced
+  block by block (sum and maximum of the score, so no whole-grid output is held), on Dask's
+  threaded scheduler with every core; the forest predicts each block with ``n_jobs=1``.
+* **baseline**: the same pixels read whole with rasterio into one in-memory ``(N², 6)`` float32
+  array and one ``RandomForestClassifier.predict_proba`` call with ``n_jobs=-1`` (every core,
+  scikit-learn's own threading) — what one writes without geosurvey, and the most memory it needs.
 
 Reported: seconds (best of ``repeats``), Mpixel/s, the throughput ratio (goal ≥ 0.8), and each side's
 peak memory (``VmHWM`` of a fresh process per case; goal for geosurvey: bounded by the chunks, not
@@ -49,26 +49,32 @@ def _peak_mib() -> float:
 
 
 def _make_inputs(folder: Path, n: int, *, n_trees: int, depth: int) -> None:
-    """Six smooth float32 layers (``layer<i>.npy``) and a forest fitted on 4,000 of their cells."""
+    """Six smooth float32 GeoTIFFs (``layer<i>.tif``, tiled) and a forest fitted on 4,000 of their cells."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
     from sklearn.ensemble import RandomForestClassifier
+
+    from geosurvey.prospectivity import RasterClassifier
 
     rng = np.random.default_rng(0)
     x = np.linspace(0, 1, n, dtype=np.float32)
-    for i in range(N_LAYERS):
-        layer = np.lib.format.open_memmap(folder / f"layer{i}.npy", mode="w+", dtype=np.float32, shape=(n, n))
-        fx, fy, phase = rng.uniform(2, 12), rng.uniform(2, 12), rng.uniform(0, np.pi)
-        for start in range(0, n, CHUNK):  # by rows, so making it needs little memory
-            y = x[start:start + CHUNK, None]
-            rows = np.sin(2 * np.pi * fx * x[None, :] + phase) * np.cos(2 * np.pi * fy * y)
-            layer[start:start + CHUNK] = rows + 0.1 * rng.normal(size=rows.shape).astype(np.float32)
-        layer.flush()
-        del layer
-    layers = [np.load(folder / f"layer{i}.npy", mmap_mode="r") for i in range(N_LAYERS)]
+    profile = {"driver": "GTiff", "width": n, "height": n, "count": 1, "dtype": "float32",
+               "crs": "EPSG:32635", "transform": from_origin(500_000, 7_100_000, 10, 10),
+               "tiled": True, "blockxsize": 512, "blockysize": 512, "nodata": float("nan")}
     rows, cols = rng.integers(0, n, 4000), rng.integers(0, n, 4000)
-    X = np.stack([a[rows, cols] for a in layers], axis=1)
+    X = np.empty((4000, N_LAYERS), dtype=np.float32)
+    for i in range(N_LAYERS):
+        fx, fy, phase = rng.uniform(2, 12), rng.uniform(2, 12), rng.uniform(0, np.pi)
+        with rasterio.open(folder / f"layer{i}.tif", "w", **profile) as dst:
+            for start in range(0, n, CHUNK):  # by rows, so making it needs little memory
+                y = x[start:start + CHUNK, None]
+                block = np.sin(2 * np.pi * fx * x[None, :] + phase) * np.cos(2 * np.pi * fy * y)
+                block = (block + 0.1 * rng.normal(size=block.shape)).astype(np.float32)
+                dst.write(block, 1, window=Window(0, start, n, block.shape[0]))
+                here = (rows >= start) & (rows < start + block.shape[0])
+                X[here, i] = block[rows[here] - start, cols[here]]
     y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.5, size=4000) > 1.0).astype(int)
-    from geosurvey.prospectivity import RasterClassifier
-
     forest = RandomForestClassifier(n_estimators=n_trees, max_depth=depth, random_state=0, n_jobs=1)
     model = RasterClassifier(forest).fit(X, y)
     model.layers_ = tuple(f"l{i}" for i in range(N_LAYERS))
@@ -77,32 +83,33 @@ def _make_inputs(folder: Path, n: int, *, n_trees: int, depth: int) -> None:
 
 def _case(side: str, folder: Path, repeats: int) -> dict:
     model = pickle.loads((folder / "model.pkl").read_bytes())
-    layers = [np.load(folder / f"layer{i}.npy", mmap_mode="r") for i in range(N_LAYERS)]
-    n = layers[0].shape[0]
+    paths = [folder / f"layer{i}.tif" for i in range(N_LAYERS)]
     if side == "geosurvey":
         import dask
-        import dask.array as da
-        from odc.geo.geobox import GeoBox
-        from odc.geo.xr import wrap_xr
 
+        from geosurvey.io import read_raster
         from geosurvey.prospectivity import stack_layers
 
-        gbox = GeoBox.from_bbox((500_000, 7_000_000, 500_000 + 10 * n, 7_000_000 + 10 * n),
-                                crs="EPSG:32635", shape=(n, n))
-        stack = stack_layers({f"l{i}": wrap_xr(da.from_array(a, chunks=CHUNK), gbox).rename(f"l{i}")
-                              for i, a in enumerate(layers)})
+        stack = stack_layers({f"l{i}": read_raster(path, chunks={"y": CHUNK, "x": CHUNK}, name=f"l{i}")
+                              for i, path in enumerate(paths)})
+        n = stack.sizes["x"]
         score = model.predict_raster(stack)
 
         def fn():
             return dask.compute(score.sum(), score.max(), scheduler="threads")
     else:
+        import rasterio
+
         forest = model.estimator_
         forest.set_params(n_jobs=-1)
+        with rasterio.open(paths[0]) as src:
+            n = src.width
 
         def fn():
             X = np.empty((n * n, N_LAYERS), dtype=np.float32)
-            for i, a in enumerate(layers):
-                X[:, i] = a.reshape(-1)
+            for i, path in enumerate(paths):
+                with rasterio.open(path) as src:
+                    X[:, i] = src.read(1).reshape(-1)
             p = forest.predict_proba(X)[:, 1]
             return p.sum(), p.max()
 
