@@ -194,3 +194,28 @@ def test_browser_loads_the_tiles_and_deeper_ones_after_zooming_in(chromium_page,
 
 def decode_png(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+
+
+def test_coarser_levels_show_the_mean_of_the_data_and_every_tile_exists(tiled):
+    """Coarser levels are 2 x 2 means: on the (linear) ramp, the mean over a pixel's footprint is
+    the value at its centre, so each interior pixel has the colour of the source there."""
+    da = tiled["da"]
+    values = da.values
+    pyramid = _tile_layers(tiled["map"])[0].gs_tiles.pyramid
+    assert len(list(tiled["tiles"].rglob("*.png"))) == pyramid.tile_count()
+    vmin, vmax = np.nanmin(values), np.nanmax(values)
+    cm = matplotlib.colormaps["viridis"]
+    ny, nx = values.shape
+    for z in range(pyramid.min_zoom, pyramid.max_zoom):
+        checked = 0
+        margin = 2 ** (pyramid.max_zoom - z) + 2  # source cells under one coarse pixel, and more
+        for (x, y), rgba in read_tiles(tiled["tiles"], z).items():
+            fi, fj = tile_pixels_to_source(z, x, y)
+            inside = (fi > margin) & (fi < ny - margin) & (fj > margin) & (fj < nx - margin)
+            inside &= ~((fi < ny // 4 + margin) & (fj < nx // 4 + margin))  # away from the NaN block
+            # the ramp's value at each pixel centre (bilinear = exact on a linear ramp)
+            expected_value = 0.01 * (fj[inside] - 0.5) + 0.004 * (fi[inside] - 0.5)
+            expected = cm((expected_value - vmin) / (vmax - vmin), bytes=True)
+            assert np.abs(rgba[inside].astype(int) - expected.astype(int)).max() <= 12, z
+            checked += inside.sum()
+        assert checked > 0, z

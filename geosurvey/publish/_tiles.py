@@ -8,11 +8,11 @@ the data's (full resolution when zoomed in); each level above halves the resolut
 level where the whole grid fits in about one tile. Every tile is coloured with the layer's one
 :class:`~geosurvey.publish.ColourScale` (nodata transparent), like its legend.
 
-Hand-written (with rasterio/GDAL doing every reprojection) rather than run through GDAL's
+Hand-written (with rasterio/GDAL doing the reprojection) rather than run through GDAL's
 ``gdal2tiles``: that script is not part of rasterio's wheels, it colours by averaging RGBA
-(colours that are not in the legend), and it needs a GDAL command-line install. Levels coarser
-than the data are resampled with GDAL's NaN-aware ``average`` of the values, then coloured, so
-the colours stay the legend's; the deepest level uses ``nearest``.
+(colours that are not in the legend), and it needs a GDAL command-line install. The deepest level
+is warped once with ``nearest``; each coarser level is the NaN-aware mean of the *values* of the
+level below, then coloured, so the colours stay the legend's (:func:`write_tiles`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ MAX_EMBEDDED_BYTES = 2_000_000
 """Most bytes of PNG imagery embedded in one page; larger rasters become tiles."""
 
 _ORIGIN = math.pi * 6378137.0  # half the Web Mercator world's width (m)
-_WINDOW = 8  # tiles per side of the window reprojected at once (2048 × 2048 pixels)
 
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
@@ -163,23 +162,14 @@ def _encode(rgba: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _window_index(
-    values: np.ndarray,
-    transform: Affine,
-    crs: CRS,
-    pyramid: TilePyramid,
-    z: int,
-    xs: range,
-    ys: range,
-    threads: int,
+def _warp_window(
+    values: np.ndarray, transform: Affine, crs: CRS, z: int, x0: int, y0: int, n: int, threads: int
 ) -> np.ndarray:
-    """The colour index of the tiles ``xs × ys`` of zoom ``z`` (GDAL warps with ``threads``)."""
+    """The grid warped (nearest neighbour) onto the ``n × n`` tiles from ``x0, y0`` at zoom ``z``."""
     size = 2 * _ORIGIN / 2**z
     res = size / TILE_SIZE
-    dst = np.full((len(ys) * TILE_SIZE, len(xs) * TILE_SIZE), np.nan, dtype=np.float32)
-    dst_transform = Affine(
-        res, 0.0, -_ORIGIN + xs.start * size, 0.0, -res, _ORIGIN - ys.start * size
-    )
+    dst = np.full((n * TILE_SIZE, n * TILE_SIZE), np.nan, dtype=np.float32)
+    dst_transform = Affine(res, 0.0, -_ORIGIN + x0 * size, 0.0, -res, _ORIGIN - y0 * size)
     rasterio.warp.reproject(
         values,
         dst,
@@ -189,23 +179,49 @@ def _window_index(
         dst_transform=dst_transform,
         dst_crs="EPSG:3857",
         dst_nodata=np.nan,
-        resampling=Resampling.nearest if z == pyramid.max_zoom else Resampling.average,
+        resampling=Resampling.nearest,
         num_threads=threads,
     )
-    return pyramid.scale.index(dst)
+    return dst
 
 
-def _write_window(
-    index: np.ndarray, table: np.ndarray, z: int, xs: range, ys: range, folder: Path
+def _halve(a: np.ndarray) -> np.ndarray:
+    """NaN-aware mean of each 2 × 2 block (the next coarser zoom level); all-NaN stays NaN."""
+    rows, cols = a.shape
+    blocks = a.reshape(rows // 2, 2, cols // 2, 2)
+    finite = np.isfinite(blocks)
+    count = finite.sum(axis=(1, 3))
+    total = np.where(finite, blocks, 0.0).sum(axis=(1, 3), dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+
+
+def _write_tiles_of(
+    a: np.ndarray,
+    scale: ColourScale,
+    table: np.ndarray,
+    z: int,
+    x0: int,
+    y0: int,
+    keep: tuple[int, int, int, int],
+    folder: Path,
 ) -> int:
-    """Cut a window's colour index into tiles, colour and write them; returns how many."""
-    for j, y in enumerate(ys):
-        for i, x in enumerate(xs):
+    """Colour, encode and write the tiles of ``a`` (tile ``x0, y0`` at its top left) that lie in
+    ``keep`` = ``(x_min, x_max, y_min, y_max)``; returns how many."""
+    index = scale.index(a)
+    ny, nx = a.shape[0] // TILE_SIZE, a.shape[1] // TILE_SIZE
+    written = 0
+    for j in range(ny):
+        for i in range(nx):
+            x, y = x0 + i, y0 + j
+            if not (keep[0] <= x <= keep[1] and keep[2] <= y <= keep[3]):
+                continue
             tile = index[j * TILE_SIZE : (j + 1) * TILE_SIZE, i * TILE_SIZE : (i + 1) * TILE_SIZE]
             path = folder / str(z) / str(x) / f"{y}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(_encode(table[tile]))
-    return len(xs) * len(ys)
+            written += 1
+    return written
 
 
 def write_tiles(
@@ -219,10 +235,12 @@ def write_tiles(
 ) -> int:
     """Write the tile pyramid of an in-memory grid into ``folder`` (``{z}/{x}/{y}.png``).
 
-    Windows of 8 × 8 tiles are reprojected one after the other in this thread (GDAL's warper
-    itself uses ``threads``), while a pool of ``threads`` threads colours and encodes the
-    previous windows' tiles (PNG encoding releases the GIL). GDAL is not called from the pool:
-    rasterio's warp in worker threads runs without the caller's GDAL environment.
+    The grid is warped once, at the deepest level, with nearest-neighbour resampling (GDAL,
+    ``threads`` warp threads), in windows of 16 × 16 tiles aligned on multiples of 16; each
+    coarser level is the NaN-aware mean of 2 × 2 pixels of the level below (the usual pyramid,
+    as GDAL builds overviews), computed within the window down to one tile per window, then
+    across windows. Colouring and PNG encoding run in a pool of ``threads`` threads (PNG
+    encoding releases the GIL); GDAL is only called from this thread.
 
     Parameters
     ----------
@@ -248,19 +266,50 @@ def write_tiles(
     folder = Path(folder)
     workers = threads or os.cpu_count() or 1
     table = pyramid.scale.lookup_table()
+    zmax, zmin = pyramid.max_zoom, pyramid.min_zoom
+    depth = min(4, zmax - zmin)  # levels made inside one window (16 tiles -> 1 tile)
+    window = 2**depth
     total = 0
+    # tiles of level zmax - depth, one per window, for the levels above it
+    coarse: dict[tuple[int, int], np.ndarray] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         pending: list[concurrent.futures.Future[int]] = []
-        for z in range(pyramid.min_zoom, pyramid.max_zoom + 1):
-            x0, x1, y0, y1 = pyramid.tile_range(z)
-            for wy in range(y0, y1 + 1, _WINDOW):
-                for wx in range(x0, x1 + 1, _WINDOW):
-                    xs = range(wx, min(wx + _WINDOW, x1 + 1))
-                    ys = range(wy, min(wy + _WINDOW, y1 + 1))
-                    index = _window_index(values, transform, crs, pyramid, z, xs, ys, workers)
-                    pending.append(pool.submit(_write_window, index, table, z, xs, ys, folder))
-                    while len(pending) > 2 * workers:  # bound the windows held in memory
-                        total += pending.pop(0).result()
+
+        def emit(a: np.ndarray, z: int, x0: int, y0: int) -> None:
+            nonlocal total
+            pending.append(
+                pool.submit(_write_tiles_of, a, pyramid.scale, table, z, x0, y0,
+                            pyramid.tile_range(z), folder)
+            )  # fmt: skip
+            while len(pending) > 2 * workers:  # bound the windows held in memory
+                total += pending.pop(0).result()
+
+        x0, x1, y0, y1 = pyramid.tile_range(zmax)
+        for wy in range(y0 - y0 % window, y1 + 1, window):
+            for wx in range(x0 - x0 % window, x1 + 1, window):
+                a = _warp_window(values, transform, crs, zmax, wx, wy, window, workers)
+                z, tx, ty = zmax, wx, wy
+                emit(a, z, tx, ty)
+                while z > zmax - depth:
+                    a, z, tx, ty = _halve(a), z - 1, tx // 2, ty // 2
+                    emit(a, z, tx, ty)
+                coarse[(tx, ty)] = a
+        z = zmax - depth
+        while z > zmin:
+            parents: dict[tuple[int, int], np.ndarray] = {}
+            for px, py in {(x // 2, y // 2) for x, y in coarse}:
+                block = np.full((2 * TILE_SIZE, 2 * TILE_SIZE), np.nan, dtype=np.float32)
+                for dy in (0, 1):
+                    for dx in (0, 1):
+                        child = coarse.get((2 * px + dx, 2 * py + dy))
+                        if child is not None:
+                            block[dy * TILE_SIZE : (dy + 1) * TILE_SIZE,
+                                  dx * TILE_SIZE : (dx + 1) * TILE_SIZE] = child  # fmt: skip
+                parents[(px, py)] = _halve(block)
+            z -= 1
+            for (px, py), a in parents.items():
+                emit(a, z, px, py)
+            coarse = parents
         for future in pending:
             total += future.result()
     return total
