@@ -7,7 +7,7 @@ functions by hand in the same order (search, load, build evidence, persist, scor
 score and each layer, write the COGs, the web map, the output catalogue and a manifest). Each side
 runs in a fresh process so its peak memory (``VmHWM``) is its own. The goal is run / by hand ≤ 1.05.
 
-``python -m benchmarks.bench_run [--quick]`` (500 × 500 when quick).
+``python -m benchmarks.bench_run [--quick]`` (256 × 256 when quick).
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def _in_subprocess(kind: str, folder: str) -> dict:
 
 def run(quick: bool = False) -> list[dict]:
     """Both cases, each in a fresh process; rows for ``benchmarks/run.py`` (one per stage too)."""
-    n = 500 if quick else 4000
+    n = 256 if quick else 4000
     with tempfile.TemporaryDirectory() as tmp:
         inputs = make_inputs(Path(tmp), n)
         ours = _in_subprocess("run", inputs["folder"])
@@ -261,7 +261,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="500 × 500 (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="256 × 256 (smoke run)")
     parser.add_argument("--case", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:

@@ -521,7 +521,7 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     for name, extra in scored.layers.items():
         cogs[name] = write_cog(extra.assign_attrs(source=source_tag), work / f"{name}.tif")
     gbox = scored.score.odc.geobox
-    found = None
+    found, no_targets = None, None
     if evaluation.score is not None:
         write_evaluation(evaluation.score, work, lang=inputs.lang)
         # what raises a target, higher = more favourable: the memberships of a fuzzy recipe, the
@@ -532,9 +532,20 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
             raising = {k.removeprefix("weights_"): v for k, v in scored.layers.items()
                        if k.startswith("weights_")} or None
         pixel_km2 = abs(gbox.resolution.x * gbox.resolution.y) / 1e6
-        found = targets(scored.score, top=TARGET_TOP, occurrences=inputs.occurrences.frame,  # type: ignore[union-attr]
-                        evidence=raising, min_pixels=max(1, round(TARGET_MIN_KM2 / pixel_km2)))
-        found.to_file(work / "targets.gpkg")
+        try:
+            found = targets(scored.score, top=TARGET_TOP, occurrences=inputs.occurrences.frame,  # type: ignore[union-attr]
+                            evidence=raising, min_pixels=max(1, round(TARGET_MIN_KM2 / pixel_km2)))
+        except InputError as exc:  # the top of the score is scattered: say so, write no targets
+            no_targets = str(exc)
+        else:
+            found.to_file(work / "targets.gpkg")
+    targets_report: dict[str, Any] | None = {"none": no_targets} if no_targets else None
+    if found is not None:
+        targets_report = {
+            "file": "targets.gpkg", "top": found.top, "threshold": found.threshold,
+            "min_area_km2": TARGET_MIN_KM2, "n_targets": len(found.table),
+            "area_fraction": found.area_fraction, "occurrences": dict(found.occurrences),
+        }
     report = {
         "geosurvey": __version__,
         "area": {"id": area.id, "name_en": area.name_en, "name_ja": area.name_ja,
@@ -546,11 +557,7 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
         "resolved": dict(resolved),
         "n_occurrences": None if inputs.occurrences is None else len(inputs.occurrences.frame),
         **evaluation.report,
-        "targets": None if found is None else {
-            "file": "targets.gpkg", "top": found.top, "threshold": found.threshold,
-            "min_area_km2": TARGET_MIN_KM2, "n_targets": len(found.table),
-            "area_fraction": found.area_fraction, "occurrences": dict(found.occurrences),
-        },
+        "targets": targets_report,
         "method_report": dict(scored.report),
         "lang": inputs.lang,
         "dask": scheduler,
