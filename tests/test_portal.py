@@ -111,27 +111,6 @@ def test_hostile_names_are_text_everywhere(site):
         assert XSS not in text and SCRIPT not in text, page
 
 
-def test_rebuilds_only_what_changed(site, tmp_path):
-    s = site["site"]
-    kolari, hostile = site["runs"]
-    page = s / "areas" / "kolari-iocg" / "iocg-test" / "index.html"
-    before = page.stat().st_mtime_ns
-    again = publish_site([kolari, hostile], out=s, registry=REPO / "aoi")
-    assert again.built == () and set(again.skipped) == {"kolari-iocg/iocg-test", "hostile-area/iocg-test"}
-    assert page.stat().st_mtime_ns == before
-    report = json.loads((hostile / "report.json").read_text("utf-8"))
-    report["recipe"]["title"] = "a new title"
-    (hostile / "report.json").write_text(json.dumps(report), "utf-8")
-    changed = publish_site([kolari, hostile], out=s, registry=REPO / "aoi")
-    assert changed.built == ("hostile-area/iocg-test",) and changed.skipped == ("kolari-iocg/iocg-test",)
-    assert "a new title" in (s / "areas" / "hostile-area" / "iocg-test" / "index.html").read_text("utf-8")
-    assert page.stat().st_mtime_ns == before
-    fewer = publish_site([kolari], out=s, registry=REPO / "aoi")
-    assert fewer.removed == ("hostile-area/iocg-test",)
-    assert not (s / "areas" / "hostile-area" / "iocg-test").exists()
-    publish_site([kolari, hostile], out=s, registry=REPO / "aoi")  # back as it was for the others
-
-
 def test_bad_runs_are_refused_before_anything_is_written(tmp_path):
     out = tmp_path / "site"
     with pytest.raises(MissingInputError, match="is not a run's output folder"):
@@ -235,3 +214,24 @@ def test_portal_from_a_static_web_server(chromium, site):
         context.close()
         server.shutdown()
         server.server_close()
+
+
+def test_rebuilds_only_what_changed(site, tmp_path):
+    """Last in the module: it changes the shared site."""
+    s = site["site"]
+    kolari, hostile = site["runs"]
+    page = s / "areas" / "kolari-iocg" / "iocg-test" / "index.html"
+    before = page.stat().st_mtime_ns
+    again = publish_site([kolari, hostile], out=s, registry=REPO / "aoi")
+    assert again.built == () and set(again.skipped) == {"kolari-iocg/iocg-test", "hostile-area/iocg-test"}
+    assert page.stat().st_mtime_ns == before
+    report = json.loads((hostile / "report.json").read_text("utf-8"))
+    report["recipe"]["title"] = "a new title"
+    (hostile / "report.json").write_text(json.dumps(report), "utf-8")
+    changed = publish_site([kolari, hostile], out=s, registry=REPO / "aoi")
+    assert changed.built == ("hostile-area/iocg-test",) and changed.skipped == ("kolari-iocg/iocg-test",)
+    assert "a new title" in (s / "areas" / "hostile-area" / "iocg-test" / "index.html").read_text("utf-8")
+    assert page.stat().st_mtime_ns == before
+    fewer = publish_site([kolari], out=s, registry=REPO / "aoi")
+    assert fewer.removed == ("hostile-area/iocg-test",)
+    assert not (s / "areas" / "hostile-area" / "iocg-test").exists()
