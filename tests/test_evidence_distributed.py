@@ -9,6 +9,7 @@ from distributed import Client, LocalCluster
 
 import geosurvey.evidence as ev
 from geosurvey.io import read_raster
+from geosurvey.testing import grid_like
 
 from conftest import require_shared
 
@@ -47,3 +48,22 @@ def test_transforms_and_distance_on_worker_processes(client):
     }
     for name, values in results.items():
         np.testing.assert_array_equal(values, expected[name], err_msg=name)
+
+
+def test_a_whole_grid_step_too_big_for_the_workers_fails_early_with_the_numbers():
+    """FFT transforms gather the grid on one worker: a too-small worker is refused before any work."""
+    import re
+
+    from geosurvey.errors import ClusterError
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, memory_limit="64MiB", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster):
+        grid = grid_like(np.zeros((1024, 1024), dtype="float32"), chunks=256, units="nT")
+        with pytest.raises(ClusterError) as info:
+            ev.tilt_derivative(grid)
+    message = str(info.value)
+    need = float(re.search(r"needs about ([0-9.]+) GiB", message).group(1))
+    assert need == pytest.approx(1024 * 1024 * 150 / 2**30, abs=0.05)
+    assert "1024×1024" in message and "smallest worker has 0.1 GiB" in message
+    grid = grid_like(np.zeros((64, 64), dtype="float32"), chunks=32, units="nT")
+    assert ev.tilt_derivative(grid).chunks is not None  # no client: no check, still lazy
