@@ -50,13 +50,14 @@ def test_transforms_and_distance_on_worker_processes(client):
         np.testing.assert_array_equal(values, expected[name], err_msg=name)
 
 
+@pytest.mark.filterwarnings("ignore:Couldn't detect a suitable IP address:RuntimeWarning")
 def test_a_whole_grid_step_too_big_for_the_workers_fails_early_with_the_numbers():
     """FFT transforms gather the grid on one worker: a too-small worker is refused before any work."""
     import re
 
     from geosurvey.errors import ClusterError
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, memory_limit="64MiB", host="127.0.0.1",
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, memory_limit="64MiB",
                       dashboard_address=None) as cluster, Client(cluster):
         grid = grid_like(np.zeros((1024, 1024), dtype="float32"), chunks=256, units="nT")
         with pytest.raises(ClusterError) as info:
