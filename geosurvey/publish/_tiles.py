@@ -186,14 +186,24 @@ def _warp_window(
 
 
 def _halve(a: np.ndarray) -> np.ndarray:
-    """NaN-aware mean of each 2 × 2 block (the next coarser zoom level); all-NaN stays NaN."""
-    rows, cols = a.shape
-    blocks = a.reshape(rows // 2, 2, cols // 2, 2)
-    finite = np.isfinite(blocks)
-    count = finite.sum(axis=(1, 3))
-    total = np.where(finite, blocks, 0.0).sum(axis=(1, 3), dtype=np.float64)
+    """NaN-aware mean of each 2 × 2 block (the next coarser zoom level); all-NaN stays NaN.
+
+    Four strided views added together: several times faster than a reduction over a reshaped
+    ``(rows/2, 2, columns/2, 2)`` array.
+    """
+    finite = np.isfinite(a)
+    filled = np.where(finite, a, np.float32(0))
+    total = filled[0::2, 0::2] + filled[1::2, 0::2] + filled[0::2, 1::2] + filled[1::2, 1::2]
+    count = (
+        finite[0::2, 0::2].view(np.uint8)
+        + finite[1::2, 0::2].view(np.uint8)
+        + finite[0::2, 1::2].view(np.uint8)
+        + finite[1::2, 1::2].view(np.uint8)
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+        out = total / count
+    out[count == 0] = np.nan
+    return out.astype(np.float32, copy=False)
 
 
 def _write_tiles_of(
