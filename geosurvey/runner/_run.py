@@ -580,17 +580,20 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
         survey_areas=registry_areas, layers={**layers, **extra}, attribution=attribution,
         uncertainty=uncertainty, targets=None if found is None else found.table,
         vectors={name: v.frame for name, v in inputs.features.items() if name != "faults"} or None,
+        titles={"score": inputs.recipe.title_ja if inputs.lang == "ja" and inputs.recipe.title_ja
+                else inputs.recipe.title},
     )
     publish.save_web_map(fmap, work / "index.html")
+    _write_run_manifest(work, inputs=inputs, area=area, items=items, resolved=resolved,
+                        gbox=gbox, outputs={k: str(Path(v).relative_to(work)) for k, v in cogs.items()},
+                        agreement=agreement)
     publish.write_outputs_catalog(
         cogs, work / "outputs", area_id=area.id, recipe=inputs.recipe.id,
         datetime=dt.datetime.now(dt.UTC).replace(microsecond=0),
         description=(f"{note}. " if note else "") + f"Prospectivity outputs of geosurvey for survey "
         f"area {area.id} (recipe {inputs.recipe.id}); data: {attribution}.",
+        manifest=work / "manifest.json",
     )
-    _write_run_manifest(work, inputs=inputs, area=area, items=items, resolved=resolved,
-                        gbox=gbox, outputs={k: str(Path(v).relative_to(work)) for k, v in cogs.items()},
-                        agreement=agreement)
     return report
 
 
@@ -644,8 +647,9 @@ def _write_run_manifest(work: Path, *, inputs: RunInputs, area: Any, items: pyst
                 "sha256": inputs.recipe.sha256, "text": inputs.recipe.text},
         outputs={**outputs, "report": "report.json", "web_map": "index.html",
                  "stac": "outputs/catalog.json",
-                 **({"targets": "targets.gpkg", "evaluation": "evaluation.json"}
-                    if (work / "targets.gpkg").exists() else {})},
+                 **({"targets": "targets.gpkg"} if (work / "targets.gpkg").exists() else {}),
+                 **({"evaluation": "evaluation.json"} if (work / "evaluation.json").exists() else {}),
+                 **({"web_map_tiles": "index_tiles/"} if (work / "index_tiles").exists() else {})},
     )
 
 
