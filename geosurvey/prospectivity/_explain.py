@@ -73,7 +73,13 @@ class _Explainer:
 
     def explainer(self) -> object:
         if self._explainer is None:
-            import shap
+            try:
+                import shap
+            except ImportError:
+                raise InputError(
+                    "per-pixel contributions of tree models need the optional package shap: "
+                    "install geosurvey[explain] (or pip install shap), or ask for no contributions"
+                ) from None
 
             self._explainer = shap.TreeExplainer(self.estimator)
         return self._explainer
