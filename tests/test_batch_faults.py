@@ -79,6 +79,14 @@ def _wait(predicate, timeout: float = 60, what: str = "condition") -> None:
         time.sleep(0.05)
 
 
+def _one_done_one_running(out: Path) -> bool:
+    try:
+        st = _statuses(out)
+    except (OSError, ValueError):
+        return False
+    return "ok" in st.values() and "running" in st.values()
+
+
 def _no_partial(out: Path) -> None:
     hidden = [p for p in out.rglob(".*") if p.name not in (".batch.lock",)]
     assert hidden == [], hidden
@@ -170,14 +178,8 @@ def test_sigint_leaves_complete_outputs_and_the_next_run_resumes(
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def one_done_one_running() -> bool:
-        try:
-            st = _statuses(out)
-        except (OSError, ValueError):
-            return False
-        return "ok" in st.values() and "running" in st.values()
 
-    _wait(one_done_one_running, timeout=120, what="one finished area and one in flight")
+    _wait(lambda: _one_done_one_running(out), timeout=120, what="one finished area and one in flight")
     time.sleep(0.5)  # into the run's stages
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
@@ -212,10 +214,8 @@ def test_scheduler_gone_mid_batch_gives_a_clear_error_and_a_resumable_state(
 
         thread = threading.Thread(target=target)
         thread.start()
-        _wait(
-            lambda: (out / "batch.json").exists() and "ok" in _statuses(out).values(),
-            what="a finished job",
-        )
+        # kill while the second area is in flight (else a fast machine finishes the batch first)
+        _wait(lambda: _one_done_one_running(out), what="a finished job and one in flight")
         os.killpg(cluster.scheduler.pid, signal.SIGKILL)
         thread.join(timeout=90)
         assert not thread.is_alive()

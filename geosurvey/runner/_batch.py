@@ -702,6 +702,10 @@ class _Batch:
         (its output folder is then removed) instead of finishing work nobody waits for."""
         if self.stop.is_set():
             raise _Stopped("the batch is stopping")
+        if self._scheduler_gone():
+            # a closed client is no longer Dask's default: the run's next stage would silently
+            # compute in this process instead of on the cluster asked for
+            raise ClusterError("the client lost its connection to the Dask scheduler")
         self.say(f"[{key}] {line}")
 
     def _output_meta(self, path: Path) -> dict[str, Any]:
