@@ -328,8 +328,10 @@ def test_kolari_field_direction_comes_from_igrf(kolari_run) -> None:
     point = area.geometry.centroid
     field = geomagnetic_field(point.x, point.y, "2010-06-01")  # the items' datetime (ingest)
     assert resolved["field_source"] == "IGRF" and resolved["survey_date_source"] == "items"
-    assert resolved["inclination"] == pytest.approx(field.inclination, abs=1e-9)
-    assert resolved["declination"] == pytest.approx(field.declination, abs=1e-9)
+    assert resolved["longitude"] == pytest.approx(point.x, abs=0.01)
+    assert resolved["latitude"] == pytest.approx(point.y, abs=0.01)
+    assert resolved["inclination"] == pytest.approx(field.inclination, abs=0.01)
+    assert resolved["declination"] == pytest.approx(field.declination, abs=0.01)
     assert 77.0 < resolved["inclination"] < 78.0 and 9.0 < resolved["declination"] < 10.0
     assert manifest["inputs"]["area"]["digest"] == area.digest
     assert manifest["inputs"]["features"]["faults"]["checksum"].startswith("sha256:")
@@ -363,3 +365,29 @@ def test_recipe_auto_picks_the_recipes_the_area_and_sources_can_run(kolari_run) 
     assert "demo-iocg" not in ids and "swir16" in why["demo-iocg"]  # no imagery in GTK's grids
     with pytest.raises(InputError, match="no recipe serving area 'kolari-iocg' can run"):
         select_recipes("kolari-iocg", sources=[catalog / "catalog.json"], registry=REPO / "aoi")
+
+
+def test_igrf_is_taken_on_an_area_split_at_180_degrees() -> None:
+    """The Western Aleutians area crosses the antimeridian: its field is taken near 179.5° E, where
+    the area is, not at the mean of its two halves' longitudes (about 25° E, in Europe)."""
+    import pystac
+
+    from geosurvey.runner import resolve_context
+
+    area = Registry(REPO / "aoi").get("western-aleutians")
+    context, resolved = resolve_context(area, load_recipe("demo-iocg"), pystac.ItemCollection([]),
+                                        survey_date="2020-01-01")
+    assert resolved["longitude"] > 179 or resolved["longitude"] < -179
+    assert shapely_contains(area.geometry, resolved["longitude"], resolved["latitude"])
+    field = geomagnetic_field(resolved["longitude"], resolved["latitude"], "2020-01-01")
+    assert context.inclination == pytest.approx(field.inclination, abs=1e-9)
+    given, how = resolve_context(area, load_recipe("demo-iocg"), pystac.ItemCollection([]),
+                                 inclination=60.0, declination=-5.0)
+    assert (given.inclination, given.declination) == (60.0, -5.0) and how["field_source"] == "given"
+
+
+def shapely_contains(geometry, lon: float, lat: float) -> bool:
+    import shapely
+
+    lon = lon - 360 if lon > 180 else lon
+    return bool(geometry.buffer(1e-6).contains(shapely.Point(lon, lat)))

@@ -337,6 +337,19 @@ def _survey_date(recipe: Recipe, items: pystac.ItemCollection, survey_date: str 
     return dates[len(dates) // 2].date().isoformat(), "items"
 
 
+def _centre_lonlat(area: Any) -> tuple[float, float]:
+    """The area's centre (degrees), taken in its analysis CRS so that an area split at 180° has
+    its centre on the area, not half a world away; a point inside the area when the centroid is not."""
+    import shapely
+    from pyproj import Transformer
+
+    to_grid = Transformer.from_crs("EPSG:4326", area.analysis_crs, always_xy=True)
+    projected = shapely.ops.transform(to_grid.transform, area.geometry)
+    centre = projected.centroid if projected.centroid.within(projected) else projected.representative_point()
+    lon, lat = Transformer.from_crs(area.analysis_crs, "EPSG:4326", always_xy=True).transform(centre.x, centre.y)
+    return float(lon), float(lat)
+
+
 def resolve_context(area: Any, recipe: Recipe, items: pystac.ItemCollection, *,
                     inclination: float | None = None, declination: float | None = None,
                     survey_date: str | None = None) -> tuple[EvidenceContext, dict[str, Any]]:
@@ -363,9 +376,8 @@ def resolve_context(area: Any, recipe: Recipe, items: pystac.ItemCollection, *,
     from geosurvey.evidence import geomagnetic_field
 
     date, how = _survey_date(recipe, items, survey_date)
-    point = area.geometry.representative_point() if not area.geometry.centroid.within(area.geometry) \
-        else area.geometry.centroid
-    field = geomagnetic_field(point.x, point.y, date)
+    lon, lat = _centre_lonlat(area)
+    field = geomagnetic_field(lon, lat, date)
     resolved = {**field.to_dict(), "field_source": "IGRF", "survey_date_source": how}
     return EvidenceContext(field.inclination, field.declination), resolved
 
