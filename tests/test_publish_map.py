@@ -210,7 +210,9 @@ def test_hostile_names_render_as_text_in_popups_and_run_nothing(chromium_page, p
     shown = []
     markers = page.locator("path.gs-occurrences")
     for k in range(markers.count()):
-        markers.nth(k).click(force=True)
+        # the event goes to this marker's own path: a click at its position could land on a
+        # neighbour drawn over it and show that one's popup twice
+        markers.nth(k).dispatch_event("click")
         shown.append(page.inner_text(".leaflet-popup-content"))
     assert any(IMG in t for t in shown) and any(SCRIPT in t for t in shown)
     assert page.locator(".leaflet-popup-content img, .leaflet-popup-content script, "
