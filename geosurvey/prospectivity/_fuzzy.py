@@ -304,23 +304,44 @@ def fuzzy_gamma(layers: Sequence[xr.DataArray], *, gamma: float = 0.8) -> xr.Dat
     return _finish(out, layers, f"gamma[{gamma}]", "score")
 
 
+#: Values per strip of the fuzzy gamma kernel (256 k float32 = 1 MiB an array: with the inputs
+#: and two scratch rows it stays in the last-level cache).
+_STRIP_VALUES = 262_144
+
+
 def _gamma_kernel(gamma: float, dtype: np.dtype) -> object:
     """``(1 − Π(1 − μ))**γ · (Πμ)**(1 − γ)`` on one block, in place: two accumulators and one
     scratch array whatever the number of layers (the xarray expression makes ~3 temporaries a
     layer). NaN propagates through the products, as in the expression."""
 
-    def block(*mus: np.ndarray) -> np.ndarray:
-        prod = np.array(mus[0], dtype=dtype, copy=True)
-        comp = np.subtract(1, mus[0], dtype=dtype)
-        scratch = np.empty_like(comp)
+    def strip(mus: tuple[np.ndarray, ...], out: np.ndarray, scratch: np.ndarray) -> None:
+        prod = out  # the product accumulates in the output, the sum's complement in scratch[0]
+        comp, tmp = scratch[0], scratch[1]
+        np.copyto(prod, mus[0], casting="unsafe")
+        np.subtract(1, mus[0], out=comp, casting="unsafe")
         for mu in mus[1:]:
             np.multiply(prod, mu, out=prod, casting="unsafe")
-            np.subtract(1, mu, out=scratch, casting="unsafe")
-            np.multiply(comp, scratch, out=comp)
+            np.subtract(1, mu, out=tmp, casting="unsafe")
+            np.multiply(comp, tmp, out=comp)
         np.subtract(1, comp, out=comp)  # the fuzzy algebraic sum
-        np.power(comp, gamma, out=comp)
+        # sum**γ · prod**(1−γ) == sum · (prod / sum)**(1−γ): one power instead of two (the
+        # powers are most of the arithmetic). Where the sum is 0 every μ is 0, and so is the
+        # product: the division is skipped there and 0**(1−γ)·0 gives the formula's 0; NaN stays.
+        np.divide(prod, comp, out=prod, where=comp > 0)
         np.power(prod, 1.0 - gamma, out=prod)
-        np.multiply(comp, prod, out=comp)
-        return comp
+        np.multiply(prod, comp, out=prod)
+
+    def block(*mus: np.ndarray) -> np.ndarray:
+        # strips of rows small enough that the ~15 passes over them run from the CPU cache
+        # instead of main memory (the passes, not the arithmetic, bound this kernel)
+        out = np.empty(np.broadcast_shapes(*(m.shape for m in mus)), dtype=dtype)
+        flat_out = out.reshape(-1, out.shape[-1]) if out.ndim > 1 else out.reshape(1, -1)
+        flat_in = [np.broadcast_to(m, out.shape).reshape(flat_out.shape) for m in mus]
+        rows = max(1, _STRIP_VALUES // max(1, flat_out.shape[1]))
+        scratch = np.empty((2, rows, flat_out.shape[1]), dtype=dtype)
+        for r0 in range(0, flat_out.shape[0], rows):
+            r1 = min(r0 + rows, flat_out.shape[0])
+            strip(tuple(m[r0:r1] for m in flat_in), flat_out[r0:r1], scratch[:, : r1 - r0])
+        return out
 
     return block
