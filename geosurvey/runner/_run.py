@@ -44,12 +44,13 @@ from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text, output_folder, write_cog
 from geosurvey.prospectivity import (
     EVIDENCE_FUNCTIONS,
+    METHODS,
     EvidenceContext,
     Recipe,
     Scored,
     build_evidence,
     load_recipe,
-    membership,
+    memberships,
     parse_recipe,
     score_layers,
 )
@@ -433,10 +434,13 @@ class RunEvaluation:
     score
         The score's :class:`~geosurvey.evaluation.Evaluation` (for the plots), or ``None``
         without occurrences.
+    memberships
+        The fuzzy membership of each layer (lazy), for the targets; empty for other methods.
     """
 
     report: dict[str, Any]
     score: Any = None
+    memberships: Mapping[str, xr.DataArray] = field(default_factory=dict)
 
 
 def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Recipe,
@@ -452,9 +456,8 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
 
     out: dict[str, Any] = {"score": None, "evidence": {}}
     score_values = np.asarray(scored.score.values)
-    mus = {spec.layer: membership(layers[spec.layer], kind=spec.membership.kind,  # type: ignore[arg-type]
-                                  **spec.membership.params.to_dict())
-           for spec in recipe.evidence if spec.membership is not None}
+    fuzzy = METHODS[recipe.method].evidence_table == "membership"
+    mus = memberships(layers, recipe) if fuzzy else {}
     out["flat_score"] = _flat_report(score_values, mus)
     for spec in recipe.evidence:
         layer = layers[spec.layer]
@@ -477,7 +480,7 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
         out["score"] = result.to_dict()
         best = max(out["evidence"], key=lambda k: out["evidence"][k]["roc_auc"])
         out["best_layer"] = {"layer": best, "roc_auc": out["evidence"][best]["roc_auc"]}
-    return RunEvaluation(out, result)
+    return RunEvaluation(out, result, mus)
 
 
 def _agreement(area: Any) -> dict[str, Any]:
@@ -516,7 +519,7 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     """
     from geosurvey import __version__, publish
     from geosurvey.evaluation import write_evaluation
-    from geosurvey.prospectivity import METHODS, memberships, targets
+    from geosurvey.prospectivity import targets
 
     text = TEXT[inputs.lang]
     agreement = _agreement(area)
@@ -538,8 +541,8 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
         write_evaluation(evaluation.score, work, lang=inputs.lang)
         # what raises a target, higher = more favourable: the memberships of a fuzzy recipe, the
         # weight maps (weights_<layer>) of weights of evidence, else the method's contributions
-        if METHODS[inputs.recipe.method].evidence_table == "membership":
-            raising = memberships(layers, inputs.recipe)
+        if evaluation.memberships:
+            raising = dict(evaluation.memberships)
         else:
             raising = {k.removeprefix("weights_"): v for k, v in scored.layers.items()
                        if k.startswith("weights_")} or None
