@@ -14,9 +14,9 @@ import pytest
 import rasterio
 from batch_data import DemoBatch, RealCluster, demo_batch, small_run, start_cluster
 
-from benchmarks.bench_batch import DemoAreas, make_demo_areas
 from geosurvey.aoi import Registry
 from geosurvey.cli import main
+from geosurvey.demo import DemoAreas, make_demo_areas
 from geosurvey.errors import InputError, OutputError
 from geosurvey.prospectivity import load_recipe
 from geosurvey.runner import batch

@@ -18,7 +18,7 @@ import pytest
 import rasterio
 from batch_data import RealCluster, start_cluster
 
-from benchmarks.bench_batch import DemoAreas, make_demo_areas
+from geosurvey.demo import DemoAreas, make_demo_areas
 from geosurvey.errors import ClusterError, OutputError
 from geosurvey.prospectivity import load_recipe
 from geosurvey.runner import batch

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_batch import make_demo_areas
+from geosurvey.demo import make_demo_areas
 from geosurvey.runner import batch
 
 pytestmark = pytest.mark.slow

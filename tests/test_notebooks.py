@@ -70,5 +70,5 @@ def test_batch_cluster_notebook() -> None:
     ]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     texts = "\n".join(o.get("data", {}).get("text/plain", "") for o in outputs)
-    assert "demo-part-1" in texts and "skipped" in texts and "outputs missing or changed" in texts
+    assert "demo-a1" in texts and "skipped" in texts and "outputs missing or changed" in texts
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 1

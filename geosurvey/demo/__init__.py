@@ -4,6 +4,7 @@ Everything here is DEMO data, generated deterministically from a seed; it stands
 :func:`run_demo` is what ``geosurvey demo`` runs.
 """
 
+from geosurvey.demo._areas import DemoAreas, make_demo_areas
 from geosurvey.demo._run import DemoData, DemoResult, make_demo_data, run_demo
 from geosurvey.demo._synthetic import DemoSurvey, make_demo_survey
 from geosurvey.demo._systems import (
@@ -16,11 +17,13 @@ from geosurvey.demo._systems import (
 
 __all__ = [
     "SYSTEMS",
+    "DemoAreas",
     "DemoData",
     "DemoResult",
     "DemoSurvey",
     "SystemSpec",
     "SystemSurvey",
+    "make_demo_areas",
     "make_demo_data",
     "make_demo_survey",
     "make_system_survey",
