@@ -24,6 +24,7 @@ from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
 
 __all__ = [
+    "GDAL_CACHE_MIB",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -34,6 +35,25 @@ __all__ = [
     "truncated_tiff",
     "write_cog",
 ]
+
+GDAL_CACHE_MIB = 256
+"""GDAL's block cache (MiB) that :func:`read_raster` sets when ``GDAL_CACHEMAX`` is not set.
+
+GDAL's default is 5 % of the machine's memory, per process: a lazy read keeps every block it has
+read in that cache until it is full, so a block-by-block computation's memory grows with the grid
+(1.2 GB on a 24 GiB machine, far more on a large node) though no block is read twice. Set the
+environment variable ``GDAL_CACHEMAX`` (e.g. ``512`` for MiB, in every Dask worker's environment)
+to choose another size; :func:`read_raster` then leaves it alone.
+"""
+
+
+def _bound_gdal_cache() -> None:
+    """Set GDAL's cache to :data:`GDAL_CACHE_MIB` unless the environment or a rasterio Env sets it."""
+    chosen = "GDAL_CACHEMAX" in os.environ or (
+        rasterio.env.hasenv() and "GDAL_CACHEMAX" in rasterio.env.getenv()
+    )
+    if not chosen:  # process-wide (GDALSetCacheMax), also for Dask's worker threads
+        rasterio.env.set_gdal_config("GDAL_CACHEMAX", GDAL_CACHE_MIB)
 
 
 def _check_parent_writable(path: Path) -> None:
@@ -165,10 +185,17 @@ def read_raster(
     xarray.DataArray
         Float data, nodata replaced by NaN, CRS in ``spatial_ref``, ``units`` from the file's
         metadata if it has them.
+
+    Notes
+    -----
+    Unless ``GDAL_CACHEMAX`` is set, GDAL's block cache of this process is bounded to
+    :data:`GDAL_CACHE_MIB` (not GDAL's 5 % of the machine's memory), so computing a lazy result block
+    by block needs memory bounded by the chunks, not by the grid.
     """
     path = Path(path)
     if not path.exists():
         raise MissingInputError(f"raster {path} does not exist; check the path")
+    _bound_gdal_cache()
     if chunks is not None and not isinstance(chunks, dict):  # rioxarray wants named dims
         chunks = {"band": 1, "y": chunks, "x": chunks}
     try:
