@@ -11,12 +11,16 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import dask
 import numpy as np
 import rasterio
+import rasterio.shutil
 import rioxarray
 import xarray as xr
 
@@ -24,6 +28,7 @@ from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
 
 __all__ = [
+    "COG_WHOLE_BYTES",
     "GDAL_CACHE_MIB",
     "atomic_path",
     "atomic_write_bytes",
@@ -34,6 +39,7 @@ __all__ = [
     "read_raster",
     "truncated_tiff",
     "write_cog",
+    "write_cog_task",
 ]
 
 GDAL_CACHE_MIB = 256
@@ -339,6 +345,16 @@ def write_cog(
         If ``path`` exists and ``overwrite`` is false, or its folder is missing or not writable.
     """
     path = Path(path)
+    out, tags, resampling = _cog_plan(da, path, nodata, overwrite, overview_resampling)
+    with atomic_path(path) as tmp:
+        _to_cog(out, tmp, tags, compress, blocksize, resampling)
+    return path
+
+
+def _cog_plan(
+    da: xr.DataArray, path: Path, nodata: float | None, overwrite: bool, overview_resampling: str
+) -> tuple[xr.DataArray, dict[str, str], str]:
+    """Check a layer for :func:`write_cog`; the array to write (lazy), its tags and resampling."""
     if path.exists() and not overwrite:
         raise OutputError(f"{path} exists; pass overwrite=True or choose another name")
     if da.ndim != 2:
@@ -365,16 +381,148 @@ def write_cog(
             # NaN holes written as the declared value (rioxarray would leave them NaN)
             out = out.where(out.notnull(), np.asarray(nodata, dtype=out.dtype))
         out = out.rio.write_nodata(nodata, encoded=False)
-    out.attrs = {}
+    out.attrs = {k: v for k, v in out.attrs.items() if k == "_FillValue"}  # nodata, for rioxarray
+    return out, tags, resampling
+
+
+def _to_cog(
+    out: xr.DataArray, tmp: Path, tags: dict[str, str], compress: str, blocksize: int,
+    resampling: str,
+) -> None:
+    out.rio.to_raster(
+        tmp,
+        driver="COG",
+        compress=compress.upper(),
+        blocksize=blocksize,
+        tags=tags,
+        overviews="AUTO",
+        overview_resampling=resampling.upper(),
+        windowed=False,  # numpy: one write (windowed writes are ~25x slower); Dask: stored chunk by chunk
+    )
+
+
+#: Layers up to this many bytes are written by one task that holds the whole array (one GDAL
+#: write, the fastest); larger ones chunk by chunk, so that no task holds more than a chunk.
+COG_WHOLE_BYTES = 256 * 2**20
+
+_GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "int16": "Int16", "uint16": "UInt16",
+               "int32": "Int32", "uint32": "UInt32", "float32": "Float32", "float64": "Float64"}
+
+
+def write_cog_task(
+    da: xr.DataArray,
+    path: str | Path,
+    *,
+    nodata: float | None = np.nan,
+    compress: Literal["deflate", "zstd", "lzw"] = "deflate",
+    blocksize: int = 256,
+    overwrite: bool = True,
+    overview_resampling: Literal["auto", "average", "nearest"] = "auto",
+) -> Any:
+    """:func:`write_cog` as a Dask task: the COG is written where the task runs, when computed.
+
+    With a distributed client the workers write the file, so ``path`` must be on storage they
+    see at the same path. The layer is checked now (the same refusals as :func:`write_cog`); the
+    file is written atomically by the task. A layer of at most :data:`COG_WHOLE_BYTES` is written
+    by one task holding it whole; a larger Dask-backed one chunk by chunk: one task per chunk
+    writes it as an uncompressed GeoTIFF in the folder ``.<name>.parts`` beside ``path`` (memory:
+    one chunk), and a last task makes the COG from their mosaic (a GDAL VRT) with GDAL's COG
+    driver, which streams block by block, then removes the folder. The pixels, tags, nodata value
+    and overviews are those :func:`write_cog` writes.
+
+    Parameters
+    ----------
+    da, path, nodata, compress, blocksize, overwrite, overview_resampling
+        As for :func:`write_cog`.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        Computes to ``path`` (a :class:`~pathlib.Path`) once the file is complete.
+    """
+    path = Path(path).absolute()
+    out, tags, resampling = _cog_plan(da, path, nodata, overwrite, overview_resampling)
+    options = {"tags": tags, "compress": compress, "blocksize": blocksize, "resampling": resampling}
+    chunked = (
+        out.chunks is not None
+        and out.nbytes > COG_WHOLE_BYTES
+        and str(out.dtype) in _GDAL_TYPES
+        and out.dims == ("y", "x")
+    )
+    if not chunked:
+        return dask.delayed(_write_cog_whole, pure=False)(out, path, **options)
+    parts = path.parent / f".{path.name}.parts"
+    transform = out.rio.transform()
+    blocks = out.data
+    row_offsets = np.cumsum((0, *blocks.chunks[0]))
+    col_offsets = np.cumsum((0, *blocks.chunks[1]))
+    written = []
+    for iy in range(blocks.numblocks[0]):
+        for ix in range(blocks.numblocks[1]):
+            window = (int(row_offsets[iy]), int(col_offsets[ix]),
+                      int(blocks.chunks[0][iy]), int(blocks.chunks[1][ix]))
+            written.append(dask.delayed(_write_part, pure=False)(
+                blocks.blocks[iy, ix], parts / f"{iy}_{ix}.tif", window))
+    return dask.delayed(_write_cog_parts, pure=False)(
+        written, path, parts=parts, shape=out.shape, transform=tuple(transform)[:6],
+        crs=out.rio.crs.to_wkt(), dtype=str(out.dtype), nodata=out.rio.nodata,
+        description=None if out.name is None else str(out.name), **options)
+
+
+def _write_cog_whole(out: xr.DataArray, path: Path, *, tags: dict[str, str], compress: str,
+                     blocksize: int, resampling: str) -> Path:
     with atomic_path(path) as tmp:
-        out.rio.to_raster(
-            tmp,
-            driver="COG",
-            compress=compress.upper(),
-            blocksize=blocksize,
-            tags=tags,
-            overviews="AUTO",
-            overview_resampling=resampling.upper(),
-            windowed=False,  # numpy: one write (windowed writes are ~25x slower); Dask: stored chunk by chunk
-        )
+        _to_cog(out, tmp, tags, compress, blocksize, resampling)
+    return path
+
+
+def _write_part(
+    block: np.ndarray, part: Path, window: tuple[int, int, int, int]
+) -> tuple[Path, tuple[int, int, int, int]]:
+    part.parent.mkdir(exist_ok=True)
+    with warnings.catch_warnings():  # a part has no georeferencing: the mosaic places it
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        _write_plain(block, part)
+    return part, window
+
+
+def _write_plain(block: np.ndarray, part: Path) -> None:
+    rows, cols = block.shape
+    with rasterio.open(part, "w", driver="GTiff", width=cols, height=rows, count=1,
+                       dtype=block.dtype, tiled=True, blockxsize=256, blockysize=256) as dst:
+        dst.write(block, 1)
+
+
+def _write_cog_parts(written: list[tuple[Path, tuple[int, int, int, int]]], path: Path, *,
+                     parts: Path, shape: tuple[int, int], transform: tuple[float, ...], crs: str,
+                     dtype: str, nodata: float | None, description: str | None,
+                     tags: dict[str, str], compress: str,
+                     blocksize: int, resampling: str) -> Path:
+    a, b, c, d, e, f = transform
+    sources = "".join(
+        f'<SimpleSource><SourceFilename relativeToVRT="1">{escape(part.name)}</SourceFilename>'
+        f'<SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+        f'<DstRect xOff="{col}" yOff="{row}" xSize="{w}" ySize="{h}"/></SimpleSource>'
+        for part, (row, col, h, w) in written
+    )
+    metadata = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in tags.items())
+    no_value = "" if nodata is None else f"<NoDataValue>{'nan' if np.isnan(nodata) else repr(float(nodata))}</NoDataValue>"
+    vrt = (
+        f'<VRTDataset rasterXSize="{shape[1]}" rasterYSize="{shape[0]}">'
+        f"<SRS>{escape(crs)}</SRS><GeoTransform>{c!r}, {a!r}, {b!r}, {f!r}, {d!r}, {e!r}</GeoTransform>"
+        f"<Metadata>{metadata}</Metadata>"
+        f'<VRTRasterBand dataType="{_GDAL_TYPES[dtype]}" band="1">'
+        + ("" if description is None else f"<Description>{escape(description)}</Description>")
+        + f"{no_value}{sources}</VRTRasterBand>"
+        "</VRTDataset>"
+    )
+    mosaic = parts / "mosaic.vrt"
+    try:
+        mosaic.write_text(vrt, encoding="utf-8")
+        with atomic_path(path) as tmp:
+            rasterio.shutil.copy(mosaic, tmp, driver="COG", COMPRESS=compress.upper(),
+                                 BLOCKSIZE=blocksize, OVERVIEWS="AUTO",
+                                 OVERVIEW_RESAMPLING=resampling.upper())
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
     return path

@@ -1,0 +1,71 @@
+"""io.write_cog_task: the COG a Dask task writes (whole, or chunk by chunk) is write_cog's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask
+import dask.array
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_zeros
+
+import geosurvey.io as gio
+
+
+def _layer(nodata_hole: bool = True) -> xr.DataArray:
+    gbox = GeoBox.from_bbox((500_000, 7_000_000, 630_000, 7_090_000), "EPSG:32611", resolution=100)
+    values = np.random.default_rng(0).random(gbox.shape).astype("float32")
+    if nodata_hole:
+        values[:50, :70] = np.nan
+    da = xr_zeros(gbox, dtype="float32", chunks=(256, 256))
+    da = da.copy(data=dask.array.from_array(values, chunks=(256, 300))).rename("layer")
+    return da.assign_attrs(units="m", long_name="A test layer", attribution="Someone, CC BY 4.0")
+
+
+def _read(path: Path) -> dict:
+    with rasterio.open(path) as src:
+        return {
+            "pixels": src.read(1),
+            "overview": src.read(1, out_shape=(src.height // 4, src.width // 4)),
+            "tags": src.tags(), "nodata": src.nodata, "profile_transform": src.transform,
+            "crs": src.crs, "overviews": src.overviews(1), "description": src.descriptions,
+            "layout": src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"), "blocks": src.block_shapes,
+        }
+
+
+@pytest.mark.parametrize("whole_bytes", [gio.COG_WHOLE_BYTES, 0])
+@pytest.mark.parametrize("nodata", [np.nan, -9999.0])
+def test_task_writes_what_write_cog_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_bytes: int, nodata: float
+) -> None:
+    da = _layer()
+    gio.write_cog(da, tmp_path / "direct.tif", nodata=nodata)
+    monkeypatch.setattr(gio, "COG_WHOLE_BYTES", whole_bytes)
+    task = gio.write_cog_task(da, tmp_path / "task.tif", nodata=nodata)
+    assert not (tmp_path / "task.tif").exists()  # nothing is written before the task runs
+    (done,) = dask.compute(task)
+    assert done == tmp_path / "task.tif"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["direct.tif", "task.tif"]  # no parts left
+    a, b = _read(tmp_path / "direct.tif"), _read(tmp_path / "task.tif")
+    np.testing.assert_array_equal(a.pop("pixels"), b.pop("pixels"))
+    np.testing.assert_array_equal(a.pop("overview"), b.pop("overview"))
+    if np.isnan(nodata):
+        assert np.isnan(a.pop("nodata")) and np.isnan(b.pop("nodata"))
+    assert a == b
+    assert b["layout"] == "COG" and b["tags"]["units"] == "m" and "_FillValue" not in b["tags"]
+    assert b["tags"]["TIFFTAG_COPYRIGHT"] == "Someone, CC BY 4.0"
+    with rasterio.open(tmp_path / "task.tif") as src:  # the hole is the nodata value, as declared
+        hole = src.read(1)[:50, :70]
+        assert (np.isnan(hole) if np.isnan(nodata) else hole == nodata).all()
+
+
+def test_task_refuses_what_write_cog_refuses(tmp_path: Path) -> None:
+    (tmp_path / "x.tif").write_bytes(b"")
+    with pytest.raises(gio.OutputError, match="exists"):
+        gio.write_cog_task(_layer(), tmp_path / "x.tif", overwrite=False)
+    with pytest.raises(gio.InputError, match="has no CRS"):
+        gio.write_cog_task(xr.DataArray(np.zeros((3, 3)), dims=("y", "x")), tmp_path / "y.tif")
