@@ -89,6 +89,32 @@ def test_overlays_match_formulas() -> None:
     assert np.all(g >= prod - 1e-12) and np.all(g <= fsum + 1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gamma_kernel_equals_the_formula_on_chunks_views_nan_and_zeros(dtype: str) -> None:
+    # the hand-written kernel (numba fold, one power) against the textbook expression in float64:
+    # NaN where any layer is NaN, 0 where every membership is 0, chunk edges that are views into
+    # a wider array (copied strip by strip), a float32 layer mixed with float64 ones
+    rng = np.random.default_rng(7)
+    values = [rng.uniform(0, 1, size=(70, 45)) for _ in range(4)]
+    values[1][3, 4] = np.nan
+    for v in values:
+        v[5, :] = 0.0
+    values[2][9, :] = 1.0  # a certain layer: the sum is 1, the product the others'
+    values[0] = values[0].astype("float32").astype("float64")  # given as float32 below
+    stack = np.stack(values)
+    expected = (1 - np.prod(1 - stack, axis=0)) ** 0.8 * np.prod(stack, axis=0) ** 0.2
+    layers = [
+        grid_like(v.astype(dtype if i else "float32"), name=f"m{i}", chunks=32, units="1")
+        for i, v in enumerate(values)
+    ]
+    got = fuzzy_gamma(layers, gamma=0.8)
+    assert got.dtype == np.dtype(dtype) and got.chunks == layers[1].chunks
+    got = got.values
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.isnan(got[3, 4]) and np.all(got[5, :] == 0.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == "float32" else 1e-12)
+
+
 def test_overlays_refuse_mismatched_grids_and_bad_gamma() -> None:
     with pytest.raises(InputError, match="not on the same grid"):
         fuzzy_gamma([layer(np.ones((2, 2)), "a"), layer(np.ones((3, 2)), "b")])

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import numba
 import numpy as np
 import xarray as xr
 from scipy.special import expit
@@ -304,44 +305,82 @@ def fuzzy_gamma(layers: Sequence[xr.DataArray], *, gamma: float = 0.8) -> xr.Dat
     return _finish(out, layers, f"gamma[{gamma}]", "score")
 
 
-#: Values per strip of the fuzzy gamma kernel (256 k float32 = 1 MiB an array: with the inputs
-#: and two scratch rows it stays in the last-level cache).
+#: Rows of pixels per strip of the fuzzy gamma kernel: about 256 k values (1 MiB of float32), so a
+#: strip's accumulators and any copied inputs stay in the CPU cache between the passes over them.
 _STRIP_VALUES = 262_144
 
 
-def _gamma_kernel(gamma: float, dtype: np.dtype) -> object:
-    """``(1 − Π(1 − μ))**γ · (Πμ)**(1 − γ)`` on one block, in place: two accumulators and one
-    scratch array whatever the number of layers (the xarray expression makes ~3 temporaries a
-    layer). NaN propagates through the products, as in the expression."""
+@numba.njit(nogil=True, cache=True)
+def _gamma_fold(mus: tuple, prod: np.ndarray, comp: np.ndarray, one: float) -> None:
+    """Row by row: ``prod = Πμ / s`` and ``comp = s = 1 − Π(1 − μ)``, each layer read once.
 
-    def strip(mus: tuple[np.ndarray, ...], out: np.ndarray, scratch: np.ndarray) -> None:
-        prod = out  # the product accumulates in the output, the sum's complement in scratch[0]
-        comp, tmp = scratch[0], scratch[1]
-        np.copyto(prod, mus[0], casting="unsafe")
-        np.subtract(1, mus[0], out=comp, casting="unsafe")
-        for mu in mus[1:]:
-            np.multiply(prod, mu, out=prod, casting="unsafe")
-            np.subtract(1, mu, out=tmp, casting="unsafe")
-            np.multiply(comp, tmp, out=comp)
-        np.subtract(1, comp, out=comp)  # the fuzzy algebraic sum
-        # sum**γ · prod**(1−γ) == sum · (prod / sum)**(1−γ): one power instead of two (the
-        # powers are most of the arithmetic). Where the sum is 0 every μ is 0, and so is the
-        # product: the division is skipped there and 0**(1−γ)·0 gives the formula's 0; NaN stays.
-        np.divide(prod, comp, out=prod, where=comp > 0)
-        np.power(prod, 1.0 - gamma, out=prod)
-        np.multiply(prod, comp, out=prod)
+    ``one`` is 1 in the accumulators' dtype (a literal 1 is int64 and would promote float32 to
+    float64). Where ``s`` is 0 (every μ is 0, or below the float resolution) the product is kept:
+    the caller's ``s · ratio**(1 − γ)`` then gives the formula's 0. NaN fails ``s > 0`` and stays.
+    """
+    for i in range(prod.shape[0]):
+        p, c, first = prod[i], comp[i], mus[0][i]
+        for j in range(p.shape[0]):  # one row of accumulators lives in the L1 cache
+            p[j] = first[j]
+            c[j] = one - first[j]
+        for k in range(1, len(mus)):
+            mu = mus[k][i]
+            for j in range(p.shape[0]):
+                p[j] *= mu[j]
+                c[j] *= one - mu[j]
+        for j in range(p.shape[0]):
+            s = one - c[j]
+            c[j] = s
+            if s > 0:
+                p[j] = p[j] / s
+
+
+def _gamma_kernel(gamma: float, dtype: np.dtype) -> object:
+    """``(1 − Π(1 − μ))**γ · (Πμ)**(1 − γ)`` on one block, each layer read once.
+
+    Written by hand because the xarray expression makes ~3 whole-block temporaries a layer and
+    two powers, and even in-place numpy needs ~4 passes a layer over its accumulators. Here one
+    numba loop (compiled once per dtype and cached on disk; the GIL released, so Dask's threads
+    run in parallel) folds every layer into two accumulators a row at a time, and the identity
+    ``s**γ · p**(1−γ) = s · (p / s)**(1−γ)`` leaves one power, taken by numpy's vectorised
+    ``power`` over strips of rows that stay in the cache. No ``fastmath``: NaN must propagate
+    exactly as in the formula, and the products keep the formula's order.
+    """
+    exponent, one = dtype.type(1.0 - gamma), dtype.type(1.0)
 
     def block(*mus: np.ndarray) -> np.ndarray:
-        # strips of rows small enough that the ~15 passes over them run from the CPU cache
-        # instead of main memory (the passes, not the arithmetic, bound this kernel)
-        out = np.empty(np.broadcast_shapes(*(m.shape for m in mus)), dtype=dtype)
-        flat_out = out.reshape(-1, out.shape[-1]) if out.ndim > 1 else out.reshape(1, -1)
-        flat_in = [np.broadcast_to(m, out.shape).reshape(flat_out.shape) for m in mus]
-        rows = max(1, _STRIP_VALUES // max(1, flat_out.shape[1]))
-        scratch = np.empty((2, rows, flat_out.shape[1]), dtype=dtype)
+        shape = np.broadcast_shapes(*(m.shape for m in mus))
+        out = np.empty(shape, dtype=dtype)
+        flat_out = out.reshape(-1, shape[-1]) if out.ndim > 1 else out.reshape(1, -1)
+        flat_in = [
+            (m if m.shape == shape else np.broadcast_to(m, shape)).reshape(flat_out.shape)
+            for m in mus
+        ]
+        rows = min(flat_out.shape[0], max(1, _STRIP_VALUES // max(1, flat_out.shape[1])))
+        scratch = np.empty((1 + len(mus), rows, flat_out.shape[1]), dtype=dtype)
         for r0 in range(0, flat_out.shape[0], rows):
             r1 = min(r0 + rows, flat_out.shape[0])
-            strip(tuple(m[r0:r1] for m in flat_in), flat_out[r0:r1], scratch[:, : r1 - r0])
+            prod, comp = flat_out[r0:r1], scratch[0, : r1 - r0]
+            _gamma_fold(_strips(flat_in, r0, r1, scratch[1:], dtype), prod, comp, one)
+            np.power(prod, exponent, out=prod)
+            np.multiply(prod, comp, out=prod)
         return out
 
     return block
+
+
+def _strips(
+    arrays: list[np.ndarray], r0: int, r1: int, scratch: np.ndarray, dtype: np.dtype
+) -> tuple[np.ndarray, ...]:
+    """Rows ``r0:r1`` of each array as writable, C-contiguous arrays of ``dtype`` — one numba
+    type for all, so the kernel can index them as one tuple. A strip that is already so is used
+    as it is; others (a view into a wider grid, another dtype, a broadcast) are copied into
+    ``scratch``, which stays in the cache."""
+    out = []
+    for array, spare in zip(arrays, scratch, strict=True):
+        part = array[r0:r1]
+        if not (part.dtype == dtype and part.flags.c_contiguous and part.flags.writeable):
+            np.copyto(spare[: r1 - r0], part, casting="unsafe")
+            part = spare[: r1 - r0]
+        out.append(part)
+    return tuple(out)
