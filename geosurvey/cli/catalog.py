@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from geosurvey.errors import InputError
+from geosurvey.text import printable
 
 __all__ = ["app"]
 
@@ -34,17 +35,6 @@ def _when(text: str) -> datetime:
     except ValueError as exc:
         raise InputError(f"--datetime must be ISO 8601, e.g. 2010-06-01 or 2010-06-01T00:00:00Z; got {text!r}") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _printable(text: object) -> str:
-    """``text`` with control and bidirectional-override characters escaped (``\\x1b``), so an id
-    from a catalogue cannot move the cursor, recolour or reorder the terminal."""
-    import unicodedata
-
-    return "".join(
-        ch if unicodedata.category(ch)[0] != "C" else ch.encode("unicode_escape").decode("ascii")
-        for ch in str(text)
-    )
 
 
 def _location(href: str) -> str:
@@ -83,10 +73,10 @@ def list_command() -> None:
             source = get_source(name)
         except GeosurveyError as exc:
             bad += 1
-            typer.echo(f"{name:<20} INVALID: {_printable(exc)}")
+            typer.echo(f"{name:<20} INVALID: {printable(exc)}")
             continue
-        typer.echo(f"{name:<20} {source.kind:<9} {_printable(_location(source.href))}  "
-                   f"({', '.join(map(_printable, source.collections))})")
+        typer.echo(f"{name:<20} {source.kind:<9} {printable(_location(source.href))}  "
+                   f"({', '.join(map(printable, source.collections))})")
     if bad:
         raise InputError(f"{bad} of {len(names)} definitions in {folder} are invalid (see above); fix them")
 
@@ -145,7 +135,7 @@ def search_command(
         datetime=when, cloud_cover=cloud_cover, filter=cql2, max_items=max_items,
     )
     for item in items:
-        typer.echo(f"{_printable(item.collection_id or '-')}  {_printable(item.id)}  "
+        typer.echo(f"{printable(item.collection_id or '-')}  {printable(item.id)}  "
                    f"{item.datetime.isoformat() if item.datetime else ''}")
     typer.echo(f"{len(items)} items", err=True)
     if out is not None:
