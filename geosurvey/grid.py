@@ -30,6 +30,7 @@ __all__ = [
     "geobox_for",
     "grid_crs",
     "is_metric_crs",
+    "target_grid",
     "utm_crs",
 ]
 
@@ -125,6 +126,54 @@ def utm_crs(longitude: float, latitude: float) -> CRS:
         )
     zone = min(math.floor((longitude + 180) / 6) + 1, 60)
     return CRS.from_epsg((32600 if latitude >= 0 else 32700) + zone)
+
+
+def target_grid(
+    like: xr.DataArray | xr.Dataset | GeoBox, *, what: str
+) -> tuple[GeoBox, tuple[tuple[int, ...], tuple[int, ...]] | None]:
+    """The grid a layer is to be made on, from a layer on it or from its GeoBox.
+
+    Parameters
+    ----------
+    like
+        A ``(y, x)`` DataArray or Dataset on the grid (read with :func:`geosurvey.io.read_raster`
+        or loaded with :func:`geosurvey.catalogs.load`), or an odc-geo GeoBox.
+    what
+        What asks (e.g. the function's name), for the messages.
+
+    Returns
+    -------
+    tuple
+        The GeoBox (north-up, metric CRS) and, when ``like`` is Dask-backed, its ``(y, x)`` chunks
+        (None otherwise), so a layer made on it can be chunked the same way.
+
+    Raises
+    ------
+    InputError
+        ``like`` is neither, has no ``y``/``x`` dims, or is rotated.
+    CRSError
+        The grid has no CRS, or its CRS is not projected in metres.
+    """
+    if isinstance(like, GeoBox):
+        gbox, chunks = like, None
+    elif isinstance(like, xr.DataArray | xr.Dataset):
+        if "y" not in like.dims or "x" not in like.dims:
+            raise InputError(f"{what}: the grid 'like' needs 'y' and 'x' dims, has {tuple(like.dims)}")
+        gbox = like.odc.geobox
+        if gbox is None:
+            raise CRSError(
+                f"{what}: the grid 'like' has no CRS or is not a regular grid; read it with "
+                "geosurvey.io.read_raster or pass an odc.geo GeoBox"
+            )
+        chunks = (like.chunksizes["y"], like.chunksizes["x"]) if like.chunks else None
+    else:
+        raise InputError(f"{what}: 'like' must be a DataArray or an odc.geo GeoBox, got {type(like).__name__}")
+    check_metric_crs(
+        gbox.crs.to_wkt(), what=f"{what}: the grid", fix="use the area's analysis grid (geosurvey.grid.geobox_for)"
+    )
+    if gbox.affine.b != 0 or gbox.affine.d != 0:
+        raise InputError(f"{what}: rotated grids are not supported; resample onto a north-up grid")
+    return gbox, chunks
 
 
 def geobox_for(

@@ -12,7 +12,7 @@ from shapely.geometry import box
 import geosurvey
 from geosurvey.cli import main
 from geosurvey.errors import CRSError, GeometryError, InputError, MissingInputError, OutputError
-from geosurvey.grid import geobox_for, utm_crs
+from geosurvey.grid import geobox_for, target_grid, utm_crs
 from geosurvey.io import atomic_write_text, output_folder, read_raster, write_cog
 from geosurvey.provenance import annotate, history, manifest
 from geosurvey.testing import grid_like
@@ -140,6 +140,27 @@ def test_geobox_covers_the_area_aligned_to_pixels() -> None:
         geobox_for(area, crs="EPSG:4326", resolution=0.001)
     with pytest.raises(GeometryError, match="positive"):
         geobox_for(area, crs="EPSG:32611", resolution=0)
+
+
+def test_target_grid_takes_a_layer_or_a_geobox_and_refuses_what_is_not_a_metric_grid() -> None:
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+
+    layer = grid_like(np.zeros((6, 8)), resolution=50.0, crs="EPSG:32633", chunks=4)
+    gbox, chunks = target_grid(layer, what="f")
+    assert gbox.shape.yx == (6, 8) and gbox.resolution.x == 50 and gbox.crs.epsg == 32633
+    assert chunks == ((4, 2), (4, 4))
+    assert target_grid(gbox, what="f") == (gbox, None)
+    assert target_grid(layer.compute(), what="f")[1] is None
+    with pytest.raises(InputError, match="f: the grid 'like' needs 'y' and 'x' dims"):
+        target_grid(layer.rename(y="row"), what="f")
+    with pytest.raises(InputError, match="f: 'like' must be a DataArray or an odc\\.geo GeoBox"):
+        target_grid(np.zeros((2, 2)), what="f")  # type: ignore[arg-type]
+    with pytest.raises(CRSError, match="f: the grid"):
+        target_grid(GeoBox((4, 4), Affine(0.001, 0, 25, 0, -0.001, 67), "EPSG:4326"), what="f")
+    rotated = GeoBox((4, 4), Affine(50, 10, 4e5, 10, -50, 7e6), "EPSG:32633")
+    with pytest.raises(InputError, match="rotated grids are not supported"):
+        target_grid(rotated, what="f")
 
 
 def test_cli_version_and_help() -> None:

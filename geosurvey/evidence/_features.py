@@ -29,7 +29,7 @@ from odc.geo.xr import xr_coords
 
 from geosurvey.errors import CRSError, GeometryError, InputError
 from geosurvey.filters import apply_filter
-from geosurvey.grid import check_metric_crs
+from geosurvey.grid import target_grid
 from geosurvey.provenance import annotate
 
 __all__ = [
@@ -50,32 +50,6 @@ _PAIR_BATCH = 8192
 # ---------------------------------------------------------------------------------------------
 # Inputs: the grid and the features
 # ---------------------------------------------------------------------------------------------
-
-
-def _geobox(like: xr.DataArray | GeoBox, func: str) -> tuple[GeoBox, tuple[tuple[int, ...], tuple[int, ...]] | None]:
-    """The GeoBox of ``like`` and its ``(y, x)`` chunks if it is Dask-backed."""
-    if isinstance(like, GeoBox):
-        gbox, chunks = like, None
-    elif isinstance(like, xr.DataArray | xr.Dataset):
-        if "y" not in like.dims or "x" not in like.dims:
-            raise InputError(f"{func}: the grid 'like' needs 'y' and 'x' dims, has {tuple(like.dims)}")
-        gbox = like.odc.geobox
-        if gbox is None:
-            raise CRSError(
-                f"{func}: the grid 'like' has no CRS or is not a regular grid; read it with "
-                "geosurvey.io.read_raster or pass an odc.geo GeoBox"
-            )
-        chunks = (like.chunksizes["y"], like.chunksizes["x"]) if like.chunks else None
-    else:
-        raise InputError(f"{func}: 'like' must be a DataArray or an odc.geo GeoBox, got {type(like).__name__}")
-    check_metric_crs(
-        gbox.crs.to_wkt(),
-        what=f"{func}: the grid",
-        fix="use the area's analysis grid (geosurvey.grid.geobox_for)",
-    )
-    if gbox.affine.b != 0 or gbox.affine.d != 0:
-        raise InputError(f"{func}: rotated grids are not supported; resample onto a north-up grid")
-    return gbox, chunks
 
 
 def filter_features(features: gpd.GeoDataFrame, where: str, *, label: str = "features") -> gpd.GeoDataFrame:
@@ -330,7 +304,7 @@ def distance_to_features(
     func = "distance_to_features"
     if to not in ("geometry", "boundary"):
         raise InputError(f"{func}: to={to!r} must be 'geometry' or 'boundary'")
-    gbox, chunks = _geobox(like, func)
+    gbox, chunks = target_grid(like, what=func)
     feats = _prepare_features(features, gbox, where, func)
     geoms = feats.geometry.to_numpy()
     segments = _segments(geoms)
@@ -411,7 +385,7 @@ def line_density(
         (pixels outside the grid hold no lines) while the area divided by is the full disc's.
     """
     func = "line_density"
-    gbox, chunks = _geobox(like, func)
+    gbox, chunks = target_grid(like, what=func)
     res = min(abs(gbox.affine.a), abs(gbox.affine.e))
     try:
         radius = float(radius)
@@ -477,7 +451,7 @@ def categorical_raster(
         int16 codes, dims ``("y", "x")``, lazy (rasterised per block).
     """
     func = "categorical_raster"
-    gbox, chunks = _geobox(like, func)
+    gbox, chunks = target_grid(like, what=func)
     feats = _prepare_features(features, gbox, where, func)
     if column not in feats.columns:
         raise InputError(

@@ -69,7 +69,7 @@ from odc.geo.xr import xr_coords
 from scipy.spatial import cKDTree
 
 from geosurvey.errors import CRSError, InputError, MissingInputError
-from geosurvey.grid import check_metric_crs
+from geosurvey.grid import target_grid
 from geosurvey.provenance import annotate
 
 __all__ = [
@@ -613,20 +613,6 @@ class InverseDistanceGridder(vd.base.BaseGridder):
         return pred.reshape(shape)
 
 
-def _grid_of(like: xr.DataArray | GeoBox, func: str) -> tuple[GeoBox, tuple | None]:
-    if isinstance(like, GeoBox):
-        gbox, chunks = like, None
-    elif isinstance(like, xr.DataArray | xr.Dataset) and "y" in like.dims and "x" in like.dims:
-        gbox = like.odc.geobox
-        if gbox is None:
-            raise CRSError(f"{func}: the grid 'like' has no CRS; load it with geosurvey.catalogs.load or pass a GeoBox")
-        chunks = (like.chunksizes["y"], like.chunksizes["x"]) if like.chunks else None
-    else:
-        raise InputError(f"{func}: 'like' must be a (y, x) DataArray or an odc.geo GeoBox, got {type(like).__name__}")
-    check_metric_crs(gbox.crs.to_wkt(), what=f"{func}: the grid", fix="use the area's analysis grid (geosurvey.grid.geobox_for)")
-    return gbox, chunks
-
-
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
     if value is None:
         return []
@@ -762,7 +748,7 @@ def geochem_anomaly(
     if not (isinstance(neighbours, int) and neighbours >= 1) or not power > 0 or not (isinstance(n_splits, int) and n_splits >= 2):
         raise InputError(f"{func}: neighbours={neighbours!r} and n_splits={n_splits!r} must be integers >= 1 and >= 2, power={power!r} > 0")
 
-    gbox, chunks = _grid_of(like, func)
+    gbox, chunks = target_grid(like, what=func)
     samples = features.to_crs(gbox.crs.to_wkt())
     steps = []
     table = {}
