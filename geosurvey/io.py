@@ -381,7 +381,10 @@ def _cog_plan(
             # NaN holes written as the declared value (rioxarray would leave them NaN)
             out = out.where(out.notnull(), np.asarray(nodata, dtype=out.dtype))
         out = out.rio.write_nodata(nodata, encoded=False)
-    out.attrs = {k: v for k, v in out.attrs.items() if k == "_FillValue"}  # nodata, for rioxarray
+    # rioxarray writes the encoded nodata value if there is one, else the attribute: keep the
+    # attribute (a copy of the array made by a task has no cached nodata), nothing else
+    keep = () if "_FillValue" in out.encoding else ("_FillValue",)
+    out.attrs = {k: v for k, v in out.attrs.items() if k in keep}
     return out, tags, resampling
 
 

@@ -21,9 +21,12 @@ import concurrent.futures
 import io
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import dask
 import numpy as np
 import rasterio.warp
 from affine import Affine
@@ -37,11 +40,13 @@ from geosurvey.publish._raster import ColourScale
 
 __all__ = [
     "MAX_EMBEDDED_BYTES",
+    "MAX_TILED_PIXELS",
     "TILE_SIZE",
     "TilePyramid",
     "TiledRaster",
     "plan_pyramid",
     "tile_bounds",
+    "tile_tasks",
     "write_tiles",
 ]
 
@@ -50,6 +55,11 @@ TILE_SIZE = 256
 
 MAX_EMBEDDED_BYTES = 2_000_000
 """Most bytes of PNG imagery embedded in one page; larger rasters become tiles."""
+
+MAX_TILED_PIXELS = 4096
+"""Largest side, in pixels, of a raster drawn as tiles: larger grids are block-averaged to fit
+first (a 20,000-pixel score is drawn from a 4,000-pixel overview, and its legend says so), so that
+the tiles are made from a bounded array, in one task."""
 
 _ORIGIN = math.pi * 6378137.0  # half the Web Mercator world's width (m)
 
@@ -332,17 +342,21 @@ class TiledRaster:
     Attributes
     ----------
     values
-        The grid, ``(rows, columns)`` float, NaN for nodata (in memory).
+        The grid, ``(rows, columns)`` float, NaN for nodata: in memory, or a Dask array computed
+        by the task that writes the tiles.
     transform, crs
         Its affine transform and CRS.
     pyramid
         The zoom levels, extent and colour scale of its tiles.
+    factor
+        By how much the data were block-averaged before tiling (1: full resolution).
     """
 
-    values: np.ndarray
+    values: Any
     transform: Affine
     crs: CRS
     pyramid: TilePyramid
+    factor: int = 1
 
     @property
     def bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -362,22 +376,49 @@ class TiledRaster:
     def vmax(self) -> float:
         return self.pyramid.scale.vmax
 
-    @property
-    def factor(self) -> int:
-        """Always 1: tiles show the data at full resolution."""
-        return 1
-
     def colours(self, n: int = 11) -> list[str]:
         """``n`` hex colours sampled evenly from ``vmin`` to ``vmax`` (a legend's bar)."""
         return self.pyramid.scale.colours(n)
 
     def write(self, folder: str | Path, *, threads: int | None = None) -> int:
         """Write the tiles into the existing empty ``folder``; returns how many."""
-        return write_tiles(
-            self.values,
-            transform=self.transform,
-            crs=self.crs,
-            pyramid=self.pyramid,
-            folder=folder,
-            threads=threads,
+        (count,) = dask.compute(*tile_tasks([(self, Path(folder))], threads=threads))
+        return int(count)
+
+
+def _on_cluster() -> bool:
+    try:
+        from distributed import default_client
+
+        default_client()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def tile_tasks(
+    rasters: Sequence[tuple[TiledRaster, Path]], *, threads: int | None = None
+) -> list[Any]:
+    """Dask tasks that write each raster's tiles into its (existing, empty) folder.
+
+    Each task computes its raster's values (a Dask array, or in memory) and calls
+    :func:`write_tiles`; computed to the number of tiles written. Where a distributed client is
+    active they run on its workers, one encoding thread each (a worker's own threads are the
+    parallelism), so the folders must be on storage the workers see.
+
+    Parameters
+    ----------
+    rasters
+        ``(raster, folder)`` pairs.
+    threads
+        Threads per task for warping and encoding (default: 1 on a cluster, else the CPU count).
+    """
+    if threads is None and _on_cluster():
+        threads = 1
+    return [
+        dask.delayed(write_tiles, pure=False)(
+            raster.values, transform=raster.transform, crs=raster.crs, pyramid=raster.pyramid,
+            folder=folder, threads=threads,
         )
+        for raster, folder in rasters
+    ]

@@ -54,7 +54,13 @@ from geosurvey.publish._raster import (
     value_range,
 )
 from geosurvey.publish._render import RawHTML, VerbatimFigure, VerbatimMacroElement
-from geosurvey.publish._tiles import MAX_EMBEDDED_BYTES, TiledRaster, plan_pyramid
+from geosurvey.publish._tiles import (
+    MAX_EMBEDDED_BYTES,
+    MAX_TILED_PIXELS,
+    TiledRaster,
+    plan_pyramid,
+    tile_tasks,
+)
 from geosurvey.publish._vectors import (
     _LINES,
     _POINTS,
@@ -599,7 +605,7 @@ def web_map(
             )  # fmt: skip
             layer.gs_tiles = raster  # type: ignore[attr-defined]  (written by save_web_map)
             layer.gs_slug = "score" if k == 0 else f"layer-{k}"  # type: ignore[attr-defined]
-            notes = [text["tiled"]]
+            notes = [text["tiled"], *_downsample_note(raster, MAX_TILED_PIXELS, text)]
         else:
             layer = _image_layer(
                 raster, name=spec.label, class_name=spec.class_name, show=spec.show, pane=pane
@@ -715,25 +721,31 @@ def _legend_subtitle(spec: _RasterSpec, score_title: str | None) -> str | None:
 def _compute_rasters(
     rasters: Sequence[_RasterSpec], *, max_pixels: int, mode: str, budget: int
 ) -> list[RasterImage | TiledRaster]:
-    """Compute every grid once, together, and make each an embedded image or a tile pyramid."""
+    """Compute every grid once and make each an embedded image or a tile pyramid.
+
+    The pixel work (averaging down, the colour range, reprojecting, colouring and PNG encoding)
+    runs as Dask tasks, one per grid, computed together: on the workers where a distributed
+    client is active. A tiled grid stays lazy (averaged down to at most
+    :data:`~geosurvey.publish.MAX_TILED_PIXELS` a side): its tiles are written by a task when the
+    page is saved.
+    """
     tiled = [
         mode == "tiles" or (mode == "auto" and max(spec.da.shape) > max_pixels) for spec in rasters
     ]
     factors = [
-        1 if t else downsample_factor(spec.da.shape, max_pixels)
+        downsample_factor(spec.da.shape, MAX_TILED_PIXELS if t else max_pixels)
         for spec, t in zip(rasters, tiled, strict=True)
     ]
     small = [average_down(spec.da, f) for spec, f in zip(rasters, factors, strict=True)]
-    computed = dask.compute(*small)
+    rendered = dask.compute(*[
+        dask.delayed(_render, pure=False)(values, dict(spec.da.attrs), spec.vmin, spec.vmax,
+                                          spec.what, spec.cmap, factor, not t)
+        for spec, t, factor, values in zip(rasters, tiled, factors, small, strict=True)
+    ])  # fmt: skip
     out: list[RasterImage | TiledRaster] = []
     used = 0
-    for spec, t, factor, values in zip(rasters, tiled, factors, computed, strict=True):
-        lo, hi = value_range(
-            np.asarray(values.data), spec.da.attrs, spec.vmin, spec.vmax, spec.what
-        )
-        scale = ColourScale(spec.cmap, lo, hi)
+    for t, factor, values, (scale, image) in zip(tiled, factors, small, rendered, strict=True):
         if not t:
-            image = image_from(values, scale, factor=factor)
             size = len(image.data_uri)  # what the page really holds (base64)
             if mode == "embed" or used + size <= budget:
                 used += size
@@ -742,13 +754,24 @@ def _compute_rasters(
         transform, crs = values.rio.transform(), values.rio.crs
         out.append(
             TiledRaster(
-                values=np.asarray(values.data, dtype=np.float32),
+                values=values.data.astype(np.float32),
                 transform=transform,
                 crs=crs,
                 pyramid=plan_pyramid(transform, values.shape, crs, scale),
+                factor=factor,
             )
         )
     return out
+
+
+def _render(
+    values: xr.DataArray, attrs: Mapping[str, Any], vmin: float | None, vmax: float | None,
+    what: str, cmap: str, factor: int, image: bool,
+) -> tuple[ColourScale, RasterImage | None]:
+    """A task: the colour scale of a computed grid and, if ``image``, its embedded image."""
+    lo, hi = value_range(np.asarray(values.data), attrs, vmin, vmax, what)
+    scale = ColourScale(cmap, lo, hi)
+    return scale, image_from(values, scale, factor=factor) if image else None
 
 
 def _attribute_layer(
@@ -816,7 +839,7 @@ def _image_layer(
     )
 
 
-def _downsample_note(image: RasterImage, max_pixels: int, text: Mapping[str, str]) -> list[str]:
+def _downsample_note(image: RasterImage | TiledRaster, max_pixels: int, text: Mapping[str, str]) -> list[str]:
     if image.factor == 1:
         return []
     return [text["downsampled"].format(factor=image.factor, max_pixels=max_pixels)]
@@ -929,8 +952,11 @@ def save_web_map(m: folium.Map, path: str | Path, *, threads: int | None = None)
     with output_folder(folder, overwrite=True) as work:
         for layer in tiled:
             (work / layer.gs_slug).mkdir()
-            layer.gs_tiles.write(work / layer.gs_slug, threads=threads)
             layer.url = f"{quote(folder.name)}/{layer.gs_slug}/{{z}}/{{x}}/{{y}}.png"
+        # one task per layer, computed together (on the workers where a distributed client is
+        # active: the folder must be on storage they see)
+        dask.compute(*tile_tasks([(layer.gs_tiles, work / layer.gs_slug) for layer in tiled],
+                                 threads=threads))
         page = m.get_root().render()
     return atomic_write_text(path, page)
 

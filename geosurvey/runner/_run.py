@@ -41,7 +41,7 @@ from odc.geo.geobox import GeoBox
 
 from geosurvey.errors import ApprovalError, CatalogError, InputError, MissingInputError
 from geosurvey.i18n import TEXT, Language, check_lang
-from geosurvey.io import atomic_write_text, output_folder, write_cog
+from geosurvey.io import atomic_write_text, output_folder, write_cog_task
 from geosurvey.prospectivity import (
     EVIDENCE_FUNCTIONS,
     METHODS,
@@ -83,6 +83,12 @@ FLAT_SHARE = 0.10
 #: score gives a few ranked targets rather than thousands of single pixels.
 TARGET_TOP = 0.05
 TARGET_MIN_KM2 = 0.25
+#: Targets of a larger score (side in pixels) are found on its block-averaged overview (NaN-aware
+#: means by the smallest whole factor that fits), so that finding them needs bounded memory.
+TARGET_MAX_SIDE = 4096
+#: Grids of at most this many pixels are evaluated in one task each (about 24 bytes a pixel: a
+#: float copy, its sorted valid values, masks); larger ones in this process, one at a time.
+EVALUATE_TASK_MAX_PIXELS = 64_000_000
 _STAGES = ("area", "search", "load", "evidence", "score", "evaluate", "publish")
 
 
@@ -422,6 +428,16 @@ def _flat_report(score: np.ndarray, mus: Mapping[str, xr.DataArray]) -> dict[str
             "memberships_at_0_or_1": at_bounds}
 
 
+def _flat_of(score: xr.DataArray, mus: Mapping[str, xr.DataArray]) -> dict[str, Any] | None:
+    return _flat_report(np.asarray(score.values), mus)
+
+
+def _roc_auc_of(layer: xr.DataArray, occurrences: gpd.GeoDataFrame) -> float:
+    from geosurvey.evaluation import evaluate
+
+    return evaluate(layer, occurrences).roc_auc
+
+
 @dataclass(frozen=True, eq=False)
 class RunEvaluation:
     """What :func:`evaluate_run` found.
@@ -455,10 +471,23 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
     from geosurvey.evaluation import evaluate
 
     out: dict[str, Any] = {"score": None, "evidence": {}}
-    score_values = np.asarray(scored.score.values)
     fuzzy = METHODS[recipe.method].evidence_table == "membership"
     mus = memberships(layers, recipe) if fuzzy else {}
-    out["flat_score"] = _flat_report(score_values, mus)
+    with_occurrences = occurrences is not None and len(occurrences) > 0
+    # each evaluation is one task holding its grid whole (on a worker, with a cluster)
+    jobs: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
+        "flat": (_flat_of, (scored.score, mus))}
+    for spec in recipe.evidence:
+        if with_occurrences:
+            ranked = mus.get(spec.layer, layers[spec.layer])
+            jobs[f"layer:{spec.layer}"] = (_roc_auc_of, (ranked.rename(spec.layer), occurrences))
+    if with_occurrences:
+        jobs["score"] = (evaluate, (scored.score.rename("score"), occurrences))
+    if scored.score.size <= EVALUATE_TASK_MAX_PIXELS:
+        (found,) = dask.compute({k: dask.delayed(f, pure=False)(*a) for k, (f, a) in jobs.items()})
+    else:  # too large for one worker's task: here, one grid at a time
+        found = {k: f(*a) for k, (f, a) in jobs.items()}
+    out["flat_score"] = found["flat"]
     for spec in recipe.evidence:
         layer = layers[spec.layer]
         entry: dict[str, Any] = {
@@ -469,14 +498,13 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
             "chain": [step.fn for step in spec.steps],
             "source": spec.source.describe(),
         }
-        if occurrences is not None and len(occurrences):
-            ranked = mus.get(spec.layer, layer)
+        if with_occurrences:
             entry["evaluated_as"] = "membership" if spec.layer in mus else "layer"
-            entry["roc_auc"] = round(evaluate(ranked.rename(spec.layer), occurrences).roc_auc, 6)
+            entry["roc_auc"] = round(found[f"layer:{spec.layer}"], 6)
         out["evidence"][spec.layer] = entry
     result = None
-    if occurrences is not None and len(occurrences):
-        result = evaluate(scored.score.rename("score"), occurrences)
+    if with_occurrences:
+        result = found["score"]
         out["score"] = result.to_dict()
         best = max(out["evidence"], key=lambda k: out["evidence"][k]["roc_auc"])
         out["best_layer"] = {"layer": best, "roc_auc": out["evidence"][best]["roc_auc"]}
@@ -519,7 +547,6 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     """
     from geosurvey import __version__, publish
     from geosurvey.evaluation import write_evaluation
-    from geosurvey.prospectivity import targets
 
     text = TEXT[inputs.lang]
     agreement = _agreement(area)
@@ -528,17 +555,21 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     attribution = _attribution(inputs, items)
     # the COG tags are read by other tools: the stamp goes in English whatever the map's language
     source_tag = attribution + ("; " + TEXT["en"]["not_agreed_note"].format(**stamp) if note else "")
+    # the pixel work is Dask tasks (run by the workers, with a cluster): every COG, the
+    # evaluation's plots and the targets, computed together
     cogs = {"score": work / "score.tif"}
-    write_cog(scored.score.assign_attrs(source=source_tag), cogs["score"])
+    writes = {"score": write_cog_task(scored.score.assign_attrs(source=source_tag), cogs["score"])}
     (work / "evidence").mkdir()
     for name, layer in layers.items():
-        cogs[name] = write_cog(layer.assign_attrs(source=source_tag), work / "evidence" / f"{name}.tif")
+        cogs[name] = work / "evidence" / f"{name}.tif"
+        writes[name] = write_cog_task(layer.assign_attrs(source=source_tag), cogs[name])
     for name, extra in scored.layers.items():
-        cogs[name] = write_cog(extra.assign_attrs(source=source_tag), work / f"{name}.tif")
+        cogs[name] = work / f"{name}.tif"
+        writes[name] = write_cog_task(extra.assign_attrs(source=source_tag), cogs[name])
     gbox = scored.score.odc.geobox
-    found, no_targets = None, None
+    side: list[Any] = []
     if evaluation.score is not None:
-        write_evaluation(evaluation.score, work, lang=inputs.lang)
+        side.append(dask.delayed(write_evaluation, pure=False)(evaluation.score, work, lang=inputs.lang))
         # what raises a target, higher = more favourable: the memberships of a fuzzy recipe, the
         # weight maps (weights_<layer>) of weights of evidence, else the method's contributions
         if evaluation.memberships:
@@ -546,20 +577,17 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
         else:
             raising = {k.removeprefix("weights_"): v for k, v in scored.layers.items()
                        if k.startswith("weights_")} or None
-        pixel_km2 = abs(gbox.resolution.x * gbox.resolution.y) / 1e6
-        try:
-            found = targets(scored.score, top=TARGET_TOP, occurrences=inputs.occurrences.frame,  # type: ignore[union-attr]
-                            evidence=raising, min_pixels=max(1, round(TARGET_MIN_KM2 / pixel_km2)))
-        except InputError as exc:  # the top of the score is scattered: say so, write no targets
-            no_targets = str(exc)
-        else:
-            found.to_file(work / "targets.gpkg")
+        side.append(_targets_task(scored.score, raising, inputs.occurrences.frame,  # type: ignore[union-attr]
+                                  work / "targets.gpkg"))
+    _, side_done = dask.compute(writes, side)
+    found, no_targets, targets_factor = side_done[1] if len(side_done) > 1 else (None, None, 1)
     targets_report: dict[str, Any] | None = {"none": no_targets} if no_targets else None
     if found is not None:
         targets_report = {
             "file": "targets.gpkg", "top": found.top, "threshold": found.threshold,
             "min_area_km2": TARGET_MIN_KM2, "n_targets": len(found.table),
             "area_fraction": found.area_fraction, "occurrences": dict(found.occurrences),
+            **({"overview_factor": targets_factor} if targets_factor > 1 else {}),
         }
     report = {
         "geosurvey": __version__,
@@ -610,6 +638,41 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
         manifest=work / "manifest.json",
     )
     return report
+
+
+def _targets_task(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | None,
+                  occurrences: gpd.GeoDataFrame, path: Path) -> Any:
+    """A task finding the targets of the top of the score and writing them to ``path``.
+
+    A score larger than :data:`TARGET_MAX_SIDE` a side is first block-averaged (lazily) with the
+    layers that raise the targets. Computes to ``(targets or None, why none, factor)``.
+    """
+    factor = max(1, -(-max(score.shape) // TARGET_MAX_SIDE))
+    if factor > 1:
+        def down(da: xr.DataArray) -> xr.DataArray:
+            out = da.coarsen(y=factor, x=factor, boundary="trim").mean()
+            return out.rio.write_crs(da.rio.crs).rio.write_transform(out.rio.transform(recalc=True))
+
+        score = down(score).rename(score.name)
+        raising = None if raising is None else {k: down(v) for k, v in raising.items()}
+    res = score.rio.resolution()
+    pixel_km2 = abs(res[0] * res[1]) / 1e6
+    return dask.delayed(_find_targets, pure=False)(
+        score, raising, occurrences, max(1, round(TARGET_MIN_KM2 / pixel_km2)), path, factor)
+
+
+def _find_targets(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | None,
+                  occurrences: gpd.GeoDataFrame, min_pixels: int, path: Path,
+                  factor: int) -> tuple[Any, str | None, int]:
+    from geosurvey.prospectivity import targets
+
+    try:
+        found = targets(score, top=TARGET_TOP, occurrences=occurrences, evidence=raising,
+                        min_pixels=min_pixels)
+    except InputError as exc:  # the top of the score is scattered: say so, write no targets
+        return None, str(exc), factor
+    found.to_file(path)
+    return found, None, factor
 
 
 def _asset_record(href: str) -> dict[str, Any]:
