@@ -630,7 +630,9 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     _write_run_manifest(work, inputs=inputs, area=area, items=items, resolved=resolved,
                         gbox=gbox, outputs={k: str(Path(v).relative_to(work)) for k, v in cogs.items()},
                         agreement=agreement)
-    publish.write_outputs_catalog(
+    # a task (on a worker with a cluster) that reads the COGs for their statistics and thumbnail
+    _in_one_task(
+        publish.write_outputs_catalog,
         cogs, work / "outputs", area_id=area.id, recipe=inputs.recipe.id,
         datetime=dt.datetime.now(dt.UTC).replace(microsecond=0),
         description=(f"{note}. " if note else "") + f"Prospectivity outputs of geosurvey for survey "
@@ -638,6 +640,18 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
         manifest=work / "manifest.json",
     )
     return report
+
+
+def _in_one_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn`` as one Dask task (on a worker, with a cluster). Any Dask work inside it is done
+    by that task alone (the synchronous scheduler): it submits nothing to the cluster."""
+
+    def alone(*a: Any, **k: Any) -> Any:
+        with dask.config.set(scheduler="sync"):
+            return fn(*a, **k)
+
+    (result,) = dask.compute(dask.delayed(alone, pure=False)(*args, **kwargs))
+    return result
 
 
 def _targets_task(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | None,
