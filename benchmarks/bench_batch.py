@@ -19,7 +19,7 @@ Measured (2 vCPUs, 24 GiB, under the shared CPU lock; 4 demo areas of 615² at 2
 ==================================  ==========  =========  ==============  ===============
 run                                 1 worker    2 workers  client CPU (2w)  workers CPU (2w)
 ==================================  ==========  =========  ==============  ===============
-client-side publish (before)        ~15.5 s     ~12.1 s    16.5 s          5.0 s
+client-side publish (before)        15.5 s      ~12.1 s    16.5 s (1w)     5.0 s (1w)
 pixel work as tasks (now)           17.1 s      12.9 s     3.2 s           19.6 s
 ==================================  ==========  =========  ==============  ===============
 
