@@ -405,3 +405,44 @@ def test_workers_dying_under_a_task_are_retried_once_with_a_memory_hint(
     [job] = result.jobs
     assert job.status == "failed" and job.attempts == 2 and calls == ["demo-q1", "demo-q1"]
     assert "ran out of memory" in job.reason and "bytes per pixel" in job.reason
+
+
+def test_each_job_prefers_its_own_worker_while_enough_jobs_are_left(cluster: RealCluster) -> None:
+    # a job's tasks on one worker (no chunks travelling between them) while at least as many
+    # jobs are unfinished as there are workers; a lone last job spreads over all of them
+    import dask.array as dsa
+    from distributed import Client, wait
+
+    from geosurvey.runner._batch import _Batch
+
+    with Client(cluster.address, timeout=10) as client:
+        workers = sorted(client.scheduler_info()["workers"])
+        assert len(workers) == 2
+        state = _Batch(
+            record=None, job_fn=small_run, run_kwargs={}, input_args={}, client=client,  # type: ignore[arg-type]
+            dask="test", attempts=1, retry_wait=0.0, lang="en", say=lambda _l: None,
+        )  # fmt: skip
+        state.unfinished = 2
+        chosen: dict[str, str | None] = {}
+        ran: dict[str, set[str]] = {}
+        entered = threading.Barrier(2)
+
+        def job(key: str) -> None:
+            with state.placement(key) as worker:
+                chosen[key] = worker
+                entered.wait(timeout=10)  # both jobs in flight at once
+                x = (dsa.random.random((400, 400), chunks=100) + 1).persist()
+                wait(x)
+                ran[key] = {w for held in client.who_has(x).values() for w in held}
+
+        threads = [threading.Thread(target=job, args=(k,)) for k in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert {chosen["a"], chosen["b"]} == set(workers)  # one worker each
+        assert ran["a"] == {chosen["a"]} and ran["b"] == {chosen["b"]}
+        assert not state.placed  # released when the jobs ended
+        state.unfinished = 1
+        with state.placement("c") as worker:
+            assert worker is None

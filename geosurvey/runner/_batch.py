@@ -9,6 +9,9 @@ How a batch runs
   with ``scheduler=None`` on the one shared :class:`distributed.Client`; the graphs they submit are
   scheduled on the cluster's workers. No task builds or computes graphs itself (no
   ``worker_client``, no nested ``compute``), so the scheduler recomputes a lost worker's share.
+* **Placement.** While at least as many jobs are unfinished as there are workers, each job's
+  tasks prefer one worker (the least busy when it starts; a loose restriction, so a lost worker's
+  share still moves), so an area's chunks do not travel between workers; the last jobs spread.
 * **Record.** ``OUT_ROOT/batch.json`` holds, per job, the area's digest, the recipe's hash, the
   parameters, the digests of the inputs (those given to the batch and those the run's own manifest
   lists with a ``sha256``), the versions, the status with its reason, the time, the ROC AUC and the
@@ -524,6 +527,46 @@ class _Batch:
     say: Callable[[str], None]
     stop: threading.Event = field(default_factory=threading.Event)
     lost: list[str] = field(default_factory=list)
+    #: jobs not yet finished (queued or running), and the worker each running job prefers
+    unfinished: int = 0
+    placed: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- where a job's tasks run
+
+    @contextlib.contextmanager
+    def placement(self, key: str) -> Iterator[str | None]:
+        """Prefer one worker for every task of the job ``key`` while at least as many jobs are
+        unfinished as there are workers.
+
+        A run's tasks spread over all workers by default, so the chunks of one area travel
+        between them (each transfer costs both ends CPU and memory). With many areas in flight,
+        keeping each on the least busy worker avoids that. The restriction is loose
+        (``allow_other_workers``): a worker that dies or retires hands the job's tasks to the
+        others, as the scheduler recomputes a lost worker's share. Near the end of a batch, with
+        fewer jobs left than workers, the last jobs spread over every worker again.
+        """
+        worker = None
+        with self.lock:
+            workers = sorted(self.client.scheduler_info().get("workers", {}))
+            if len(workers) > 1 and self.unfinished >= len(workers):
+                busy = {w: 0 for w in workers}
+                for w in self.placed.values():
+                    if w in busy:
+                        busy[w] += 1
+                worker = min(workers, key=lambda w: (busy[w], workers.index(w)))
+                self.placed[key] = worker
+        try:
+            if worker is None:
+                yield None
+            else:
+                import dask
+
+                with dask.annotate(workers=[worker], allow_other_workers=True):
+                    yield worker
+        finally:
+            with self.lock:
+                self.placed.pop(key, None)
 
     # -- the fingerprint of a job and why it must be (re)done
 
@@ -630,16 +673,17 @@ class _Batch:
                     attempts += 1
                     if self.stop.is_set():
                         raise _Stopped("stopped before it started")
-                    result = self.job_fn(
-                        job.area.id,
-                        job.recipe,
-                        out=job.out,
-                        scheduler=None,
-                        overwrite=True,
-                        echo=lambda line, key=job.key: self.progress(key, line),
-                        **self.run_kwargs,
-                        **self.input_args,
-                    )
+                    with self.placement(job.key) if attempts == 1 else contextlib.nullcontext():
+                        result = self.job_fn(
+                            job.area.id,
+                            job.recipe,
+                            out=job.out,
+                            scheduler=None,
+                            overwrite=True,
+                            echo=lambda line, key=job.key: self.progress(key, line),
+                            **self.run_kwargs,
+                            **self.input_args,
+                        )
         except BaseException as exc:  # recorded, never lost; re-raised only for interrupts
             seconds = time.perf_counter() - start
             status, reason = self._classify(exc)
@@ -1090,7 +1134,16 @@ def _drive(
     pool = concurrent.futures.ThreadPoolExecutor(
         max_concurrent, thread_name_prefix="geosurvey-batch"
     )
-    pending = {pool.submit(state.run_job, job, fp, why) for job, fp, why in todo}
+    state.unfinished = len(todo)
+
+    def one(job: _Job, fp: Mapping[str, Any], why: str) -> BatchJobResult:
+        try:
+            return state.run_job(job, fp, why)
+        finally:
+            with state.lock:
+                state.unfinished -= 1
+
+    pending = {pool.submit(one, job, fp, why) for job, fp, why in todo}
     try:
         while pending:
             done, pending = concurrent.futures.wait(
