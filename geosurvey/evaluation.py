@@ -20,6 +20,9 @@ is reported. Nothing is dropped silently.
 This module works at the edge of the lazy flow: :func:`evaluate` computes the score grid exactly
 once (``.values``) to rank all valid pixels, which needs ``4 × n_pixels`` bytes for float32 scores
 (400 MB for a 10,000 × 10,000 grid) plus a sorted float64 copy of the valid pixels.
+:func:`evaluate_blockwise` (``evaluate(..., blockwise=True)``) gives the same numbers without ever
+holding a grid: a few passes over its blocks count the values in radix bins, from which every
+rank and order statistic is exact; its memory is one block.
 
 References
 ----------
@@ -38,7 +41,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,7 @@ __all__ = [
     "PredictionArea",
     "capture_efficiency",
     "evaluate",
+    "evaluate_blockwise",
     "occurrence_values",
     "plot_prediction_area",
     "plot_rate_curves",
@@ -134,26 +138,41 @@ def occurrence_values(score: xr.DataArray, occurrences: gpd.GeoDataFrame) -> np.
     return values
 
 
-def _background(array: np.ndarray, name: object) -> np.ndarray:
+def _background(array: np.ndarray, name: object) -> _SortedBackground:
     values = array.ravel()
     values = np.sort(values[np.isfinite(values)])
     if values.size == 0:
         raise InputError(f"layer {name!r} has no valid pixels to evaluate")
-    return values
+    return _SortedBackground(values)
 
 
-def _area_above(background_sorted: np.ndarray, values: np.ndarray) -> np.ndarray:
+class _SortedBackground:
+    """The valid pixels held sorted in memory: counts by binary search, order statistics by index."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.n = int(values.size)
+
+    def less_equal(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """How many pixels score below each value, and how many exactly at it."""
+        below = np.searchsorted(self.values, values, side="left")
+        return below, np.searchsorted(self.values, values, side="right") - below
+
+    def order(self, ranks: np.ndarray) -> np.ndarray:
+        """The valid pixels' values at 0-based ``ranks`` of the ascending order."""
+        return self.values[ranks]
+
+
+def _area_above(background: Any, values: np.ndarray) -> np.ndarray:
     """Fraction of the area scoring at least each value."""
-    n = background_sorted.size
-    return (n - np.searchsorted(background_sorted, values, side="left")) / n
+    n = background.n
+    return (n - background.less_equal(values)[0]) / n
 
 
-def _auc_terms(background_sorted: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _auc_terms(background: Any, values: np.ndarray) -> np.ndarray:
     """Each occurrence's share of the area scoring below it (ties one half); their mean is the AUC."""
-    n = background_sorted.size
-    below = np.searchsorted(background_sorted, values, side="left")
-    ties = np.searchsorted(background_sorted, values, side="right") - below
-    return (below + 0.5 * ties) / n
+    below, ties = background.less_equal(values)
+    return (below + 0.5 * ties) / background.n
 
 
 def _bootstrap_ci(
@@ -214,10 +233,10 @@ def _num(value: float, digits: int = 6) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
 
 
-def _prediction_area(background: np.ndarray, values: np.ndarray, above: np.ndarray) -> PredictionArea:
-    n = background.size
-    # quantiles of the (already sorted) valid pixels, as order statistics (numpy's method="lower")
-    thresholds = background[(np.arange(101) * (n - 1)) // 100]
+def _prediction_area(background: Any, values: np.ndarray, above: np.ndarray) -> PredictionArea:
+    n = background.n
+    # quantiles of the valid pixels, as order statistics (numpy's method="lower")
+    thresholds = background.order((np.arange(101) * (n - 1)) // 100)
     area = _area_above(background, thresholds)
     occ_sorted = np.sort(values)
     occ = (occ_sorted.size - np.searchsorted(occ_sorted, thresholds, side="left")) / occ_sorted.size
@@ -226,7 +245,7 @@ def _prediction_area(background: np.ndarray, values: np.ndarray, above: np.ndarr
     captured = np.searchsorted(np.sort(above), grid, side="right") / above.size
     i = int(np.argmax(captured >= 1 - grid))
     a, c = float(grid[i]), float(captured[i])
-    thr = float(background[math.floor((1 - a) * (n - 1))])
+    thr = float(background.order(np.array([math.floor((1 - a) * (n - 1))]))[0])
     density = c / a if a > 0 else math.inf
     return PredictionArea(
         threshold=thresholds, area_above=area, occurrences_above=occ,
@@ -331,7 +350,7 @@ def _pct_key(fraction: float, prefix: str = "top_") -> str:
 
 def _evaluate_values(
     array: np.ndarray,
-    background: np.ndarray,
+    background: Any,
     cells: OccurrenceCells,
     *,
     name: str,
@@ -342,8 +361,27 @@ def _evaluate_values(
     what: str,
 ) -> Evaluation:
     values, report = _sampled(array, cells)
-    _warn_unused(report, what, stacklevel=4)  # the caller of evaluate
+    return _evaluation_of(values, report, background, cells.n_given, name=name, fractions=fractions,
+                          bootstrap=bootstrap, confidence=confidence, seed=seed, what=what,
+                          stacklevel=5)  # fmt: skip
+
+
+def _evaluation_of(
+    values: np.ndarray,
+    report: dict[str, int],
+    background: Any,
+    n_given: int,
+    *,
+    name: str,
+    fractions: Sequence[float],
+    bootstrap: int,
+    confidence: float,
+    seed: int,
+    what: str,
+    stacklevel: int,
+) -> Evaluation:
     if values.size == 0:
+        _warn_unused(report, what, stacklevel=stacklevel)
         raise InputError(
             f"no occurrence falls on a pixel with a score ({what}); check the occurrences' CRS "
             "and extent"
@@ -351,11 +389,14 @@ def _evaluate_values(
     above = np.sort(_area_above(background, values))
     n = above.size
     terms = _auc_terms(background, values)
+    prediction_area = _prediction_area(background, values, above)  # before the bootstrap: a
+    # block-wise background may still need a pass for it
+    _warn_unused(report, what, stacklevel=stacklevel)  # the caller of evaluate
     table = {f: float(np.mean(above <= f)) for f in CAPTURE_FRACTIONS}
     hold = {p: float(above[max(0, math.ceil(p * n) - 1)]) for p in HOLD_SHARES}
     return Evaluation(
         layer=name,
-        n_occurrences=cells.n_given,
+        n_occurrences=n_given,
         n_used=n,
         roc_auc=float(terms.mean()),
         capture={float(f): float(np.mean(above <= f)) for f in fractions},
@@ -367,8 +408,18 @@ def _evaluate_values(
         capture_table=table,
         area_to_hold=hold,
         normalised_density={f: v / f for f, v in table.items()},
-        prediction_area=_prediction_area(background, values, above),
+        prediction_area=prediction_area,
     )
+
+
+def _check_options(fractions: Sequence[float], confidence: float, bootstrap: int) -> None:
+    for f in fractions:
+        if not 0 < f <= 1:
+            raise InputError(f"area fractions must be in (0, 1], got {f}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be in (0, 1), got {confidence}")
+    if bootstrap < 0:
+        raise InputError(f"bootstrap must be a number of resamples >= 0, got {bootstrap}")
 
 
 def evaluate(
@@ -380,6 +431,7 @@ def evaluate(
     bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    blockwise: bool = False,
 ) -> Evaluation:
     """ROC AUC, capture table, success-rate and prediction–area data of ``score``, in one pass.
 
@@ -402,6 +454,9 @@ def evaluate(
         Confidence level of the interval.
     seed
         Seed of the bootstrap.
+    blockwise
+        Read the score block by block in a few passes instead of whole (:func:`evaluate_blockwise`:
+        the same numbers, memory bounded by a block), for grids too large for memory.
 
     Returns
     -------
@@ -412,13 +467,12 @@ def evaluate(
     InputError
         No occurrences, none on a valid pixel, no valid pixel, or a fraction outside (0, 1].
     """
-    for f in fractions:
-        if not 0 < f <= 1:
-            raise InputError(f"area fractions must be in (0, 1], got {f}")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must be in (0, 1), got {confidence}")
-    if bootstrap < 0:
-        raise InputError(f"bootstrap must be a number of resamples >= 0, got {bootstrap}")
+    _check_options(fractions, confidence, bootstrap)
+    if blockwise:
+        found, _ = evaluate_blockwise({str(score.name): score}, occurrences, fractions=fractions,
+                                      held_out=held_out, bootstrap=bootstrap,
+                                      confidence=confidence, seed=seed)  # fmt: skip
+        return found[str(score.name)]
     cells = locate_occurrences(score, occurrences)
     held_cells = None if held_out is None else locate_occurrences(score, held_out)
     array = _score_array(score)
@@ -458,6 +512,386 @@ def success_rate_curve(
     """The success-rate curve: (area fraction, fraction of occurrences captured), from (0, 0) to (1, 1)."""
     result = evaluate(score, occurrences, bootstrap=0)
     return result.curve_area, result.curve_captured
+
+
+# --------------------------------------------------------------------------------------------
+# block-wise evaluation: the same numbers with memory bounded by a block
+#
+# An exact rank needs every valid pixel, but not all of them at once. Each valid value is mapped to
+# an unsigned integer key that sorts as the values do (a float's bits, sign-folded); the keys are
+# then read 16 bits at a time (radix selection): one pass over the blocks counts the keys by their
+# top 16 bits, the next counts, inside only the bins a question needs, the next 16 bits, and so on
+# (2 levels for float32, 4 for float64). From these counts every question the evaluation asks is
+# answered exactly: how many pixels score below / exactly at an occurrence's value, which value
+# sits at a given rank (the prediction-area thresholds), and which value, if any, covers a given
+# share of the area. Each pass is a Dask reduction over the grid's own blocks (on the workers with
+# a cluster); its results are sparse counts (a few MiB), so the memory is one block and its keys.
+# Hand-written because no library computes exact ranks of a chunked array (``dask.array.percentile``
+# merges per-chunk percentiles approximately).
+
+_DIGIT_BITS = 16
+_DIGITS = 1 << _DIGIT_BITS
+_DENSE_BINS = 1 << 22  # bins counted with one bincount per block (32 MiB); more: np.unique
+_TREE = 8  # partial results merged 8 at a time
+
+
+class _Missing(Exception):  # control flow: a question needs another pass
+    """A block-wise question needs counts that another pass over the blocks will bring."""
+
+
+def _key_types(dtype: np.dtype) -> tuple[type, type, int]:
+    if dtype == np.float32:
+        return np.float32, np.uint32, 32
+    return np.float64, np.uint64, 64  # float64, and integers / float16 (exact in float64)
+
+
+def _to_keys(values: np.ndarray, ftype: type, utype: type) -> np.ndarray:
+    """Order-preserving unsigned keys of finite values (−0 as +0)."""
+    v = np.asarray(values, dtype=ftype).ravel()
+    v = v[np.isfinite(v)] + ftype(0)
+    u = v.view(utype)
+    top = utype(1) << utype(8 * np.dtype(utype).itemsize - 1)
+    return np.where((u & top) != 0, ~u, u | top)
+
+
+def _from_keys(keys: np.ndarray, ftype: type, utype: type) -> np.ndarray:
+    k = np.asarray(keys, dtype=utype)
+    top = utype(1) << utype(8 * np.dtype(utype).itemsize - 1)
+    return np.where((k & top) != 0, k & ~top, ~k).view(ftype).astype(float)
+
+
+def _block_pass(block: np.ndarray, offset: tuple[int, int], requests: tuple[Any, ...],
+                samples: tuple[tuple[np.ndarray, np.ndarray], ...], nbits: int,
+                ftype: type, utype: type) -> tuple[list[Any], list[Any]]:
+    """One block's share of a pass: sparse counts for each (level, prefixes) request, and the
+    block's values at the sampled cells."""
+    found = []
+    for rows, cols in samples:
+        r, c = rows - offset[0], cols - offset[1]
+        inside = (r >= 0) & (r < block.shape[0]) & (c >= 0) & (c < block.shape[1])
+        idx = np.flatnonzero(inside)
+        found.append((idx, np.asarray(block[r[inside], c[inside]], dtype=float)))
+    keys = _to_keys(block, ftype, utype) if requests else None
+    counted = []
+    for level, prefixes in requests:
+        shift = nbits - _DIGIT_BITS * (level + 1)
+        digits = ((keys >> utype(shift)) & utype(_DIGITS - 1)).astype(np.int64)
+        if level == 0:
+            slot = np.zeros(digits.size, dtype=np.int64)
+        else:
+            pref = keys >> utype(shift + _DIGIT_BITS)
+            slot = np.minimum(np.searchsorted(prefixes, pref), prefixes.size - 1)
+            hit = prefixes[slot] == pref
+            slot, digits = slot[hit], digits[hit]
+        combined = slot * _DIGITS + digits
+        if prefixes.size * _DIGITS <= _DENSE_BINS:
+            counts = np.bincount(combined, minlength=prefixes.size * _DIGITS)
+            nz = np.flatnonzero(counts)
+            counted.append((nz, counts[nz]))
+        else:
+            counted.append(np.unique(combined, return_counts=True))
+    return counted, found
+
+
+def _merge_pass(*parts: tuple[list[Any], list[Any]]) -> tuple[list[Any], list[Any]]:
+    counted = []
+    for r in range(len(parts[0][0])):
+        idx = np.concatenate([p[0][r][0] for p in parts])
+        cnt = np.concatenate([p[0][r][1] for p in parts])
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        counted.append((uniq, np.bincount(inverse, weights=cnt, minlength=uniq.size).astype(np.int64)))
+    found = [(np.concatenate([p[1][s][0] for p in parts]), np.concatenate([p[1][s][1] for p in parts]))
+             for s in range(len(parts[0][1]))]  # fmt: skip
+    return counted, found
+
+
+class _BlockwiseBackground:
+    """The valid pixels of a Dask-backed grid, known through radix counts gathered pass by pass.
+
+    Offers what :class:`_SortedBackground` offers (``n``, ``less_equal``, ``order``); a question
+    whose counts are not there yet records what it needs and raises :class:`_Missing`.
+    """
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.ftype, self.utype, self.nbits = _key_types(data.dtype)
+        self.levels = self.nbits // _DIGIT_BITS
+        self.hist: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.wanted: set[tuple[int, int]] = {(0, 0)}
+        self.cells: list[OccurrenceCells] = []
+        self.sampled: list[np.ndarray] = []
+
+    # -- the passes
+    def next_pass(self) -> Any:
+        """A Delayed pass over the blocks for what is wanted (and the cells not yet sampled)."""
+        import dask
+
+        by_level: dict[int, set[int]] = {}
+        for level, prefix in self.wanted - set(self.hist):
+            by_level.setdefault(level, set()).add(prefix)
+        requests = tuple((lv, np.array(sorted(p), dtype=self.utype)) for lv, p in sorted(by_level.items()))
+        samples = tuple((c.row, c.col) for c in self.cells[len(self.sampled):])
+        if not requests and not samples:
+            return None
+        starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in self.data.chunks]
+        blocks = self.data.to_delayed()
+        block_pass = dask.delayed(_block_pass, pure=True)
+        parts = [block_pass(blocks[i, j], (int(starts[0][i]), int(starts[1][j])), requests, samples,
+                            self.nbits, self.ftype, self.utype)
+                 for i in range(blocks.shape[0]) for j in range(blocks.shape[1])]  # fmt: skip
+        merge = dask.delayed(_merge_pass, pure=True)
+        while len(parts) > 1:
+            parts = [merge(*parts[k:k + _TREE]) if len(parts[k:k + _TREE]) > 1 else parts[k]
+                     for k in range(0, len(parts), _TREE)]  # fmt: skip
+        return requests, parts[0]
+
+    def take(self, requests: tuple[Any, ...], result: tuple[list[Any], list[Any]]) -> None:
+        """Store a computed pass."""
+        counted, found = result
+        for (level, prefixes), (idx, cnt) in zip(requests, counted, strict=True):
+            slot, digit = np.divmod(idx, _DIGITS)
+            for s, prefix in enumerate(prefixes):
+                sel = slot == s
+                d, c = digit[sel], cnt[sel]
+                self.hist[(level, int(prefix))] = (d, c, np.concatenate([[0], np.cumsum(c)]))
+        for cells, (idx, vals) in zip(self.cells[len(self.sampled):], found, strict=False):
+            values = np.full(cells.n_given, np.nan)
+            values[idx] = vals
+            values[~cells.inside] = np.nan
+            self.sampled.append(values)
+
+    # -- the questions
+    def _bin(self, level: int, prefix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        got = self.hist.get((level, prefix))
+        if got is None:
+            self.wanted.add((level, prefix))
+        return got
+
+    @property
+    def n(self) -> int:
+        top = self._bin(0, 0)
+        if top is None:
+            raise _Missing
+        return int(top[2][-1])
+
+    def want(self, cells: OccurrenceCells) -> None:
+        """Read the grid's values at these cells in the next pass."""
+        if not any(known is cells for known in self.cells):
+            self.cells.append(cells)
+
+    def sample(self, cells: OccurrenceCells) -> np.ndarray:
+        """The grid's value at each cell (NaN outside), once a pass has read them."""
+        for known, values in zip(self.cells, self.sampled, strict=False):
+            if known is cells:
+                return values
+        self.want(cells)
+        raise _Missing
+
+    def _keys_of(self, values: np.ndarray) -> list[int]:
+        return [int(k) for k in _to_keys(np.asarray(values), self.ftype, self.utype)]
+
+    def less_equal(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """How many pixels score below each (finite) value, and how many exactly at it."""
+        less = np.zeros(len(values), dtype=np.int64)
+        equal = np.zeros(len(values), dtype=np.int64)
+        missing = False
+        for i, key in enumerate(self._keys_of(values)):
+            prefix, below = 0, 0
+            for level in range(self.levels):
+                got = self._bin(level, prefix)
+                if got is None:
+                    missing = True
+                    break
+                digits, counts, cum = got
+                digit = (key >> (self.nbits - _DIGIT_BITS * (level + 1))) & (_DIGITS - 1)
+                pos = int(np.searchsorted(digits, digit))
+                below += int(cum[pos])
+                if pos == digits.size or digits[pos] != digit:
+                    break  # no pixel shares this prefix: nothing is equal
+                if level == self.levels - 1:
+                    equal[i] = counts[pos]
+                prefix = (prefix << _DIGIT_BITS) | digit
+            less[i] = below
+        if missing:
+            raise _Missing
+        return less, equal
+
+    def order(self, ranks: np.ndarray) -> np.ndarray:
+        """The valid pixels' values at 0-based ``ranks`` of the ascending order."""
+        keys, missing = [], False
+        for rank in np.asarray(ranks).ravel():
+            prefix, rest = 0, int(rank)
+            for level in range(self.levels):
+                got = self._bin(level, prefix)
+                if got is None:
+                    missing = True
+                    break
+                digits, _, cum = got
+                pos = int(np.searchsorted(cum[1:], rest, side="right"))
+                rest -= int(cum[pos])
+                prefix = (prefix << _DIGIT_BITS) | int(digits[pos])
+            keys.append(prefix)
+        if missing:
+            raise _Missing
+        return _from_keys(np.array(keys, dtype=self.utype), self.ftype, self.utype)
+
+    def modal(self, share: float) -> tuple[float, float] | None:
+        """The most common valid value and its share of the valid pixels, if that share is at least
+        ``share`` (ties: the smallest value), else ``None``."""
+        n = self.n
+        if n == 0:
+            return None
+        found: list[tuple[int, int]] = []
+        missing = False
+        stack = [(0, 0)]
+        while stack:
+            level, prefix = stack.pop()
+            got = self._bin(level, prefix)
+            if got is None:
+                missing = True
+                continue
+            digits, counts, _ = got
+            for d, c in zip(digits, counts, strict=True):
+                if c / n >= share:  # a bin holds at least as many as any value in it
+                    key = (prefix << _DIGIT_BITS) | int(d)
+                    (found.append((int(c), key)) if level == self.levels - 1
+                     else stack.append((level + 1, key)))  # fmt: skip
+        if missing:
+            raise _Missing
+        if not found:
+            return None
+        count, key = max(found, key=lambda ck: (ck[0], -ck[1]))
+        value = _from_keys(np.array([key], dtype=self.utype), self.ftype, self.utype)[0]
+        return float(value), count / n
+
+
+def _resolve(tasks: Mapping[str, Callable[[], Any]], grids: Sequence[_BlockwiseBackground]) -> dict[str, Any]:
+    """Answer every task, computing the passes they need (one ``dask.compute`` per pass, all grids
+    together)."""
+    import dask
+
+    done: dict[str, Any] = {}
+    while True:
+        for name, task in tasks.items():
+            if name not in done:
+                try:
+                    done[name] = task()
+                except _Missing:
+                    pass
+        if len(done) == len(tasks):
+            return done
+        passes = [(g, g.next_pass()) for g in grids]
+        passes = [(g, p) for g, p in passes if p is not None]
+        if not passes:  # pragma: no cover - a question that no pass can answer
+            raise RuntimeError("block-wise evaluation made no progress")
+        results = dask.compute(*[p[1] for _, p in passes])
+        for (g, (requests, _)), result in zip(passes, results, strict=True):
+            g.take(requests, result)
+
+
+def evaluate_blockwise(
+    layers: Mapping[str, xr.DataArray],
+    occurrences: gpd.GeoDataFrame | None,
+    *,
+    fractions: Sequence[float] = (0.05, 0.1, 0.2),
+    held_out: gpd.GeoDataFrame | None = None,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    modal_share: float | None = None,
+) -> tuple[dict[str, Evaluation], dict[str, tuple[float, float] | None]]:
+    """:func:`evaluate` of each layer, block by block: the same numbers in bounded memory.
+
+    No grid is ever held whole: each layer is read block by block (its Dask chunks) in a few
+    passes — 2 or 3 for float32 layers, up to 5 for float64 — that count its values in radix bins,
+    all layers together in one ``dask.compute`` per pass (on the workers with a cluster). Every
+    rank, count and order statistic is exact, so the result equals :func:`evaluate`'s (same
+    floats). Memory: one block and its integer keys (12 bytes a pixel for float32) per task, and
+    a few MiB of counts here.
+
+    Parameters
+    ----------
+    layers
+        2-D ``(y, x)`` layers with a CRS, by name (the :attr:`Evaluation.layer` given); NumPy-backed
+        layers are chunked first.
+    occurrences
+        Known occurrences (any CRS), or ``None`` for no evaluation (only ``modal_share``).
+    fractions, held_out, bootstrap, confidence, seed
+        As for :func:`evaluate`.
+    modal_share
+        If given, also find each layer's most common valid value when it covers at least this share
+        of the valid pixels (a "flat" score).
+
+    Returns
+    -------
+    evaluations : dict
+        :class:`Evaluation` by name (empty without occurrences).
+    modal : dict
+        ``(value, share)`` or ``None`` by name (empty without ``modal_share``).
+
+    Raises
+    ------
+    InputError
+        As for :func:`evaluate`.
+    """
+    _check_options(fractions, confidence, bootstrap)
+    grids: dict[str, _BlockwiseBackground] = {}
+    tasks: dict[str, Callable[[], Any]] = {}
+    options = {"fractions": fractions, "bootstrap": bootstrap, "confidence": confidence, "seed": seed}
+    for name, layer in layers.items():
+        if layer.ndim != 2 or set(layer.dims) != {"y", "x"}:
+            raise InputError(f"layer {name!r} must be 2-D (y, x) to evaluate, has {layer.dims}")
+        layer = layer.transpose("y", "x")
+        if layer.chunks is None:
+            layer = layer.chunk("auto")
+        grid = grids[name] = _BlockwiseBackground(layer.data)
+        if occurrences is not None:
+            cells = locate_occurrences(layer, occurrences)
+            held = None if held_out is None else locate_occurrences(layer, held_out)
+            for c in (cells, held):
+                if c is not None:
+                    grid.want(c)  # read in the first pass, with the top-level counts
+
+            def task(grid=grid, cells=cells, held=held, name=name) -> Evaluation:  # type: ignore[no-untyped-def]
+                if grid.n == 0:
+                    raise InputError(f"layer {name!r} has no valid pixels to evaluate")
+                # a task is tried again after each pass: its warnings are given once, when done
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    main = _blockwise_evaluation(grid, cells, name, "the evaluation", options)
+                    if held is not None:
+                        main = replace(main, held_out=_blockwise_evaluation(
+                            grid, held, name, "the held-out evaluation", options))  # fmt: skip
+                for w in caught:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                return main
+
+            tasks[f"evaluate:{name}"] = task
+        if modal_share is not None:
+            tasks[f"modal:{name}"] = lambda grid=grid: grid.modal(modal_share)
+    done = _resolve(tasks, list(grids.values()))
+    evaluations = {k.split(":", 1)[1]: v for k, v in done.items() if k.startswith("evaluate:")}
+    modal = {k.split(":", 1)[1]: v for k, v in done.items() if k.startswith("modal:")}
+    return evaluations, modal
+
+
+def _blockwise_evaluation(grid: _BlockwiseBackground, cells: OccurrenceCells, name: str, what: str,
+                          options: Mapping[str, Any]) -> Evaluation:
+    sampled = grid.sample(cells)
+    report = cells.report(sampled)
+    values = sampled[np.isfinite(sampled)]
+    n = grid.n
+    missing = False
+    for question in (lambda: grid.less_equal(values),  # ask every independent question first,
+                     lambda: grid.order((np.arange(101) * (n - 1)) // 100)):  # so that one pass
+        try:  # brings the counts of all of them
+            question()
+        except _Missing:
+            missing = True
+    if missing:
+        raise _Missing
+    return _evaluation_of(values, report, grid, cells.n_given, name=name, what=what,
+                          stacklevel=6, **options)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

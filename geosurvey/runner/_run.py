@@ -87,8 +87,15 @@ TARGET_MIN_KM2 = 0.25
 #: means by the smallest whole factor that fits), so that finding them needs bounded memory.
 TARGET_MAX_SIDE = 4096
 #: Grids of at most this many pixels are evaluated in one task each (about 24 bytes a pixel: a
-#: float copy, its sorted valid values, masks); larger ones in this process, one at a time.
+#: float copy, its sorted valid values, masks); larger ones block by block
+#: (:func:`geosurvey.evaluation.evaluate_blockwise`: the same numbers, memory one block a task).
 EVALUATE_TASK_MAX_PIXELS = 64_000_000
+#: The evidence layers (and the score) are kept in memory (``persist``) only when they fit in this
+#: share of the memory of the Dask workers (the machine's, without a cluster): Dask starts
+#: spilling to disk at 60 % of a worker's limit, and the later stages need room for their own
+#: blocks. Larger ones stay lazy: each stage reads their sources again, block by block (a re-read
+#: for block-wise evidence; whole-grid steps, which hold a plane anyway, are computed again).
+PERSIST_SHARE = 0.4
 _STAGES = ("area", "search", "load", "evidence", "score", "evaluate", "publish")
 
 
@@ -389,24 +396,52 @@ def resolve_context(area: Any, recipe: Recipe, items: pystac.ItemCollection, *,
     return EvidenceContext(field.inclination, field.declination), resolved
 
 
+def _worker_memory() -> int:
+    """Bytes of memory the Dask work may use: the sum of the workers' limits with a distributed
+    client, else this machine's memory."""
+    try:
+        from distributed import get_client
+
+        workers = get_client().scheduler_info().get("workers", {}).values()
+        limits = [w.get("memory_limit") or 0 for w in workers]
+        if limits and all(limits):
+            return int(sum(limits))
+    except (ImportError, ValueError):  # no distributed client: threads in this process
+        pass
+    from distributed.system import MEMORY_LIMIT  # the machine's (or its cgroup's) memory
+
+    return int(MEMORY_LIMIT)
+
+
+def _keep(arrays: Sequence[xr.DataArray]) -> list[xr.DataArray]:
+    """``dask.persist`` the arrays if they fit in :data:`PERSIST_SHARE` of the workers' memory,
+    else leave them lazy."""
+    if sum(a.nbytes for a in arrays) > PERSIST_SHARE * _worker_memory():
+        return list(arrays)
+    return list(dask.persist(*arrays))
+
+
 def compute_evidence(ds: xr.Dataset, recipe: Recipe, *, features: Mapping[str, gpd.GeoDataFrame],
                      context: EvidenceContext) -> dict[str, xr.DataArray]:
     """The recipe's evidence layers, built lazily and then computed once and kept (``persist``).
 
     Every later stage (score, per-layer evaluation, COGs, map) reads the kept layers, so each FFT
-    and distance transform runs once. Memory: one float per pixel per layer.
+    and distance transform runs once. Memory: one float per pixel per layer. Layers that do not
+    fit in :data:`PERSIST_SHARE` of the workers' memory (six 20,000² float32 layers are 9.6 GB)
+    stay lazy instead: each later stage computes them again from their sources, block by block.
     """
     lazy = build_evidence(ds, recipe, features=features, context=context)
-    return dict(zip(lazy, dask.persist(*lazy.values()), strict=True))
+    return dict(zip(lazy, _keep(list(lazy.values())), strict=True))
 
 
 def score_evidence(layers: Mapping[str, xr.DataArray], recipe: Recipe, *,
                    occurrences: gpd.GeoDataFrame | None = None) -> Scored:
-    """Score the layers with the recipe's method; the score and its extra rasters are kept."""
+    """Score the layers with the recipe's method; the score and its extra rasters are kept (when
+    they fit, as for :func:`compute_evidence`)."""
     scored = score_layers(layers, recipe, occurrences=occurrences)
     extra = dict(scored.layers)
-    persisted = dask.persist(scored.score, *extra.values())
-    return Scored(persisted[0], dict(zip(extra, persisted[1:], strict=True)), scored.report)
+    kept = _keep([scored.score, *extra.values()])
+    return Scored(kept[0], dict(zip(extra, kept[1:], strict=True)), scored.report)
 
 
 def _flat_report(score: np.ndarray, mus: Mapping[str, xr.DataArray]) -> dict[str, Any] | None:
@@ -430,6 +465,21 @@ def _flat_report(score: np.ndarray, mus: Mapping[str, xr.DataArray]) -> dict[str
 
 def _flat_of(score: xr.DataArray, mus: Mapping[str, xr.DataArray]) -> dict[str, Any] | None:
     return _flat_report(np.asarray(score.values), mus)
+
+
+def _flat_blockwise(score: xr.DataArray, mus: Mapping[str, xr.DataArray],
+                    modal: tuple[float, float] | None) -> dict[str, Any] | None:
+    """:func:`_flat_report` by Dask reductions, from the score's most common value (found block by
+    block by :func:`geosurvey.evaluation.evaluate_blockwise`)."""
+    if modal is None:
+        return None
+    value, share = modal
+    flat = score == value
+    sums = [flat.sum()] + [(flat & ((mu == 0) | (mu == 1))).sum() for mu in mus.values()]
+    n_flat, *at = (int(v) for v in dask.compute(*[s.data for s in sums]))
+    at_bounds = [name for name, k in zip(mus, at, strict=True) if n_flat and k / n_flat >= 0.5]
+    return {"value": float(value), "share": round(float(share), 6),
+            "memberships_at_0_or_1": at_bounds}
 
 
 def _roc_auc_of(layer: xr.DataArray, occurrences: gpd.GeoDataFrame) -> float:
@@ -485,8 +535,9 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
         jobs["score"] = (evaluate, (scored.score.rename("score"), occurrences))
     if scored.score.size <= EVALUATE_TASK_MAX_PIXELS:
         (found,) = dask.compute({k: dask.delayed(f, pure=False)(*a) for k, (f, a) in jobs.items()})
-    else:  # too large for one worker's task: here, one grid at a time
-        found = {k: f(*a) for k, (f, a) in jobs.items()}
+    else:  # too large for one task: block by block, every grid's passes computed together
+        found = _evaluate_large(scored.score, mus, layers, recipe,
+                                occurrences if with_occurrences else None)
     out["flat_score"] = found["flat"]
     for spec in recipe.evidence:
         layer = layers[spec.layer]
@@ -509,6 +560,24 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
         best = max(out["evidence"], key=lambda k: out["evidence"][k]["roc_auc"])
         out["best_layer"] = {"layer": best, "roc_auc": out["evidence"][best]["roc_auc"]}
     return RunEvaluation(out, result, mus)
+
+
+def _evaluate_large(score: xr.DataArray, mus: Mapping[str, xr.DataArray],
+                    layers: Mapping[str, xr.DataArray], recipe: Recipe,
+                    occurrences: gpd.GeoDataFrame | None) -> dict[str, Any]:
+    """The jobs of :func:`evaluate_run` for a grid above :data:`EVALUATE_TASK_MAX_PIXELS`, with
+    memory bounded by a block (same numbers)."""
+    from geosurvey.evaluation import evaluate_blockwise
+
+    grids = {"score": score.rename("score")}
+    if occurrences is not None:
+        grids.update({f"layer:{spec.layer}": mus.get(spec.layer, layers[spec.layer])
+                      for spec in recipe.evidence})  # fmt: skip
+    evaluations, modal = evaluate_blockwise(grids, occurrences, modal_share=FLAT_SHARE)
+    found: dict[str, Any] = {"flat": _flat_blockwise(score, mus, modal["score"])}
+    for name, ev in evaluations.items():
+        found[name] = ev if name == "score" else ev.roc_auc
+    return found
 
 
 def _agreement(area: Any) -> dict[str, Any]:

@@ -1,0 +1,149 @@
+"""Block-wise evaluation (memory one block) gives exactly the in-memory evaluation's numbers."""
+
+from __future__ import annotations
+
+import warnings
+
+import dask
+import geopandas as gpd
+import numpy as np
+import pytest
+from dask.callbacks import Callback
+from shapely.geometry import Point
+
+from geosurvey.evaluation import evaluate, evaluate_blockwise
+from geosurvey.prospectivity import parse_recipe
+from geosurvey.runner import _run, evaluate_run, score_evidence
+from geosurvey.testing import grid_like
+
+RNG = np.random.default_rng(11)
+
+
+def _grid(dtype: type, shape: tuple[int, int] = (97, 83)):
+    v = RNG.normal(size=shape).astype(dtype)
+    v[RNG.random(shape) < 0.05] = np.nan  # nodata
+    v[:10, :20] = 0.5  # a block of ties
+    v[10, :5] = -0.0  # -0 and +0 are one value
+    v[11, :5] = 0.0
+    v[12, :3] = -1e30 if dtype == np.float64 else -3e38  # extremes of the key range
+    v[13, :3] = np.inf  # not a score: left out as NaN is
+    return v
+
+
+def _points(score, rows, cols):
+    pts = [Point(float(score.x[j]), float(score.y[i])) for i, j in zip(rows, cols, strict=True)]
+    return gpd.GeoDataFrame(geometry=pts, crs="EPSG:32611")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blockwise_equals_in_memory_evaluation(dtype) -> None:
+    v = _grid(dtype)
+    score = grid_like(v, name="s")
+    rows, cols = RNG.integers(0, 97, 45), RNG.integers(0, 83, 45)
+    rows[:3], cols[:3] = 2, 3  # three on the tied block, sharing a pixel
+    occ, held = _points(score, rows[:35], cols[:35]), _points(score, rows[35:], cols[35:])
+    with warnings.catch_warnings(record=True) as w_mem:
+        warnings.simplefilter("always")
+        a = evaluate(score, occ, held_out=held)
+    with warnings.catch_warnings(record=True) as w_blk:
+        warnings.simplefilter("always")
+        found, _ = evaluate_blockwise({"s": score.chunk({"y": 20, "x": 17})}, occ, held_out=held)
+    b = found["s"]
+    assert a.to_dict() == b.to_dict()  # AUC, CI, capture table, hold, curves, P-A, counts
+    assert a.roc_auc == b.roc_auc and a.roc_auc_ci == b.roc_auc_ci  # the same floats, not close
+    for x, y in ((a, b), (a.held_out, b.held_out)):
+        assert np.array_equal(x.curve_area, y.curve_area)
+        assert np.array_equal(x.curve_captured, y.curve_captured)
+    pa, pb = a.prediction_area, b.prediction_area
+    assert np.array_equal(pa.threshold, pb.threshold) and np.array_equal(pa.area_above, pb.area_above)
+    assert pa.intersection == pb.intersection
+    assert [str(w.message) for w in w_mem] == [str(w.message) for w in w_blk]  # each said once
+    # independently: the thresholds are the order statistics of the finite pixels (-0 as 0)
+    finite = np.sort(v[np.isfinite(v)].astype(float))
+    n = finite.size
+    assert np.array_equal(pb.threshold, finite[(np.arange(101) * (n - 1)) // 100])
+    occ_v = v[rows[:35], cols[:35]].astype(float)
+    occ_v = occ_v[np.isfinite(occ_v)]
+    auc = np.mean([(np.sum(finite < o) + 0.5 * np.sum(finite == o)) / n for o in occ_v])
+    assert b.roc_auc == pytest.approx(auc, abs=1e-12)
+    top10 = np.mean([np.sum(finite >= o) / n <= 0.1 for o in occ_v])
+    assert b.capture_table[0.1] == top10
+
+
+def test_blockwise_evaluate_switch_and_modal_value() -> None:
+    v = _grid(np.float32)
+    v[20:40, :] = 0.25  # the most common value: 20 × 83 pixels
+    score = grid_like(v, name="s", chunks=16)
+    occ = _points(score, [50, 60, 70], [5, 6, 7])
+    assert evaluate(score, occ, blockwise=True).to_dict() == evaluate(score, occ).to_dict()
+    _, modal = evaluate_blockwise({"s": score}, None, modal_share=0.1)
+    finite = v[np.isfinite(v)]
+    values, counts = np.unique(finite, return_counts=True)
+    assert modal["s"] == (float(values[np.argmax(counts)]), counts.max() / finite.size)
+    assert modal["s"][0] == 0.25
+    _, none = evaluate_blockwise({"s": score}, None, modal_share=0.5)  # no value covers half
+    assert none["s"] is None
+
+
+def test_blockwise_tasks_hold_one_block() -> None:
+    """No task of a block-wise evaluation handles an array the size of the grid."""
+    score = grid_like(RNG.normal(size=(120, 100)).astype(np.float32), name="s", chunks=25)
+    occ = _points(score, [3, 50, 90], [4, 60, 70])
+
+    class Largest(Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.largest = 0
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            stack = [result]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, np.ndarray):
+                    self.largest = max(self.largest, item.size)
+                elif isinstance(item, tuple | list):
+                    stack.extend(item)
+
+    with dask.config.set(scheduler="threads"), Largest() as seen:
+        found, _ = evaluate_blockwise({"s": score}, occ)
+    assert found["s"].roc_auc == evaluate(score, occ).roc_auc
+    # blocks (625 pixels) and sparse counts of the bins asked for, never the grid's 12,000 pixels
+    assert 625 <= seen.largest < score.size / 4
+
+
+def test_evaluate_run_above_the_task_limit_is_block_wise_and_equal(monkeypatch) -> None:
+    recipe = parse_recipe(
+        """
+id = "flat"
+method = "fuzzy-product"
+[[evidence]]
+layer = "a"
+units = "1"
+band = "k"
+[evidence.membership]
+kind = "linear"
+low = 0.5
+high = 1.0
+[[evidence]]
+layer = "b"
+units = "1"
+band = "eth"
+[evidence.membership]
+kind = "sigmoid"
+midpoint = 0.5
+spread = 0.1
+""",
+        source="flat.toml",
+    )
+    a = RNG.uniform(0, 1, (60, 50))  # below 0.5: membership 0, product 0 (a flat score)
+    layers = {"a": grid_like(a, name="a", units="1", chunks=16),
+              "b": grid_like(RNG.uniform(0, 1, (60, 50)), name="b", units="1", chunks=16)}
+    scored = score_evidence(layers, recipe)
+    occ = _points(layers["a"], [4, 12, 25, 40, 55], [3, 10, 20, 30, 45])
+    whole = evaluate_run(scored, layers, recipe, occ)
+    monkeypatch.setattr(_run, "EVALUATE_TASK_MAX_PIXELS", 0)
+    blockwise = evaluate_run(scored, layers, recipe, occ)
+    assert blockwise.report == whole.report
+    flat = blockwise.report["flat_score"]
+    assert flat["value"] == 0.0 and flat["memberships_at_0_or_1"] == ["a"]
+    assert flat["share"] == pytest.approx(np.mean(a <= 0.5), abs=1e-6)
