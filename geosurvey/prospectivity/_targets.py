@@ -153,14 +153,16 @@ def targets(
     arrays = dask.compute(score.transpose("y", "x").data,
                           *[e.transpose("y", "x").data for e in evidence.values()])  # fmt: skip
     values = np.asarray(arrays[0], dtype=float)
-    layers = {name: np.asarray(a, dtype=float) for name, a in zip(evidence, arrays[1:], strict=True)}
+    # the evidence stays in its own dtype (float32 layers are not copied to float64: the sums
+    # below accumulate in float64 anyway)
+    layers = {name: np.asarray(a) for name, a in zip(evidence, arrays[1:], strict=True)}
     valid = np.isfinite(values)
     n_valid = int(valid.sum())
     if n_valid == 0:
         raise InputError(f"targets: layer {score.name!r} has no valid pixels")
     if threshold is None:
-        ordered = np.sort(values[valid])
-        threshold = float(ordered[n_valid - max(1, math.ceil(top * n_valid))])  # type: ignore[operator]
+        kth = n_valid - max(1, math.ceil(top * n_valid))  # type: ignore[operator]
+        threshold = float(np.partition(values[valid], kth)[kth])  # the kth of the sorted values
         asked = top
     else:
         asked = None
@@ -173,9 +175,11 @@ def targets(
             f"targets: no patch of at least {min_pixels} pixel(s) scores {threshold:g} or more; "
             "lower the threshold or min_pixels"
         )
-    idx = np.arange(n + 1)
-    sums = np.bincount(labels.ravel(), weights=np.where(mask, values, 0).ravel(), minlength=n + 1)
-    maxima = np.asarray(ndimage.maximum(values, labels, idx))
+    # per patch, over the patches' own pixels only (labels are 0 outside the mask)
+    patch_labels, patch_values = labels[mask], values[mask]
+    sums = np.bincount(patch_labels, weights=patch_values, minlength=n + 1)
+    maxima = np.full(n + 1, -np.inf)
+    np.maximum.at(maxima, patch_labels, patch_values)
     transform = score.rio.transform()
     t = transform
     pixel_km2 = abs(t.a * t.e - t.b * t.d) / 1e6
@@ -189,9 +193,12 @@ def targets(
         z = {}
         for name, arr in layers.items():
             ok = np.isfinite(arr)
-            mu, sd = float(arr[ok].mean()), float(arr[ok].std())
-            s = np.bincount(labels[ok], weights=arr[ok], minlength=n + 1)
-            c = np.bincount(labels[ok], minlength=n + 1)
+            known = arr[ok]
+            mu, sd = float(known.mean(dtype=np.float64)), float(known.std(dtype=np.float64))
+            del known
+            inside = ok & mask  # the patches' means need their pixels only
+            s = np.bincount(labels[inside], weights=arr[inside], minlength=n + 1)
+            c = np.bincount(labels[inside], minlength=n + 1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 z[name] = (s / c - mu) / sd if sd > 0 else np.zeros(n + 1)
         for lab in keep:
