@@ -25,8 +25,10 @@ from pyproj import CRS
 from geosurvey.errors import CRSError, GeometryError, InputError
 
 __all__ = [
+    "average_down",
     "check_metric_crs",
     "check_same_grid",
+    "downsample_factor",
     "geobox_for",
     "grid_crs",
     "is_metric_crs",
@@ -174,6 +176,31 @@ def target_grid(
     if gbox.affine.b != 0 or gbox.affine.d != 0:
         raise InputError(f"{what}: rotated grids are not supported; resample onto a north-up grid")
     return gbox, chunks
+
+
+def downsample_factor(shape: tuple[int, ...], max_pixels: int) -> int:
+    """The smallest whole factor that brings the larger side of ``shape`` to ``max_pixels``.
+
+    Parameters
+    ----------
+    shape
+        The grid's shape in pixels.
+    max_pixels
+        The largest side wanted, in pixels.
+    """
+    return max(1, math.ceil(max(shape) / max_pixels))
+
+
+def average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
+    """Block-average ``da`` by ``factor`` along both axes, lazily (NaN-aware mean).
+
+    The last ``shape % factor`` rows and columns (fewer than ``factor``, so under 0.05 % of a
+    grid with 2048 pixels a side) are dropped rather than averaged from partial blocks.
+    """
+    if factor == 1:
+        return da
+    out = da.coarsen(y=factor, x=factor, boundary="trim").mean()
+    return out.rio.write_transform(out.rio.transform(recalc=True))
 
 
 def geobox_for(

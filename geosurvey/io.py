@@ -483,17 +483,13 @@ def _write_part(
     block: np.ndarray, part: Path, window: tuple[int, int, int, int]
 ) -> tuple[Path, tuple[int, int, int, int]]:
     part.parent.mkdir(exist_ok=True)
+    rows, cols = block.shape
     with warnings.catch_warnings():  # a part has no georeferencing: the mosaic places it
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        _write_plain(block, part)
+        with rasterio.open(part, "w", driver="GTiff", width=cols, height=rows, count=1,
+                           dtype=block.dtype, tiled=True, blockxsize=256, blockysize=256) as dst:
+            dst.write(block, 1)
     return part, window
-
-
-def _write_plain(block: np.ndarray, part: Path) -> None:
-    rows, cols = block.shape
-    with rasterio.open(part, "w", driver="GTiff", width=cols, height=rows, count=1,
-                       dtype=block.dtype, tiled=True, blockxsize=256, blockysize=256) as dst:
-        dst.write(block, 1)
 
 
 def _write_cog_parts(written: list[tuple[Path, tuple[int, int, int, int]]], path: Path, *,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from pyproj import Transformer
 from rasterio.enums import Resampling
 
 from geosurvey.errors import CRSError, InputError
+from geosurvey.grid import average_down, downsample_factor
 
 __all__ = ["MAX_PIXELS", "ColourScale", "RasterImage", "raster_image"]
 
@@ -169,23 +169,6 @@ def check_cmap(cmap: str, what: str) -> str:
             "'magma', 'viridis' or 'cividis'"
         )
     return cmap
-
-
-def downsample_factor(shape: tuple[int, ...], max_pixels: int) -> int:
-    """The smallest whole factor that brings the larger side of ``shape`` to ``max_pixels``."""
-    return max(1, math.ceil(max(shape) / max_pixels))
-
-
-def average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
-    """Block-average ``da`` by ``factor`` along both axes, lazily (NaN-aware mean).
-
-    The last ``shape % factor`` rows and columns (fewer than ``factor``, so under 0.05 % of a
-    grid with 2048 pixels a side) are dropped rather than averaged from partial blocks.
-    """
-    if factor == 1:
-        return da
-    out = da.coarsen(y=factor, x=factor, boundary="trim").mean()
-    return out.rio.write_transform(out.rio.transform(recalc=True))
 
 
 def value_range(

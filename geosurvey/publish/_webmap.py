@@ -30,6 +30,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from geosurvey.errors import InputError, OutputError
+from geosurvey.grid import average_down, downsample_factor
 from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text, output_folder
 from geosurvey.publish._assets import leaflet_version, use_offline_leaflet
@@ -46,10 +47,8 @@ from geosurvey.publish._raster import (
     MAX_PIXELS,
     ColourScale,
     RasterImage,
-    average_down,
     check_cmap,
     check_grid,
-    downsample_factor,
     image_from,
     value_range,
 )

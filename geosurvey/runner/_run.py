@@ -40,6 +40,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from geosurvey.errors import ApprovalError, CatalogError, InputError, MissingInputError
+from geosurvey.grid import average_down, downsample_factor
 from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text, output_folder, write_cog_task
 from geosurvey.prospectivity import (
@@ -730,11 +731,10 @@ def _targets_task(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | Non
     A score larger than :data:`TARGET_MAX_SIDE` a side is first block-averaged (lazily) with the
     layers that raise the targets. Computes to ``(targets or None, why none, factor)``.
     """
-    factor = max(1, -(-max(score.shape) // TARGET_MAX_SIDE))
+    factor = downsample_factor(score.shape, TARGET_MAX_SIDE)
     if factor > 1:
         def down(da: xr.DataArray) -> xr.DataArray:
-            out = da.coarsen(y=factor, x=factor, boundary="trim").mean()
-            return out.rio.write_crs(da.rio.crs).rio.write_transform(out.rio.transform(recalc=True))
+            return average_down(da, factor).rio.write_crs(da.rio.crs)
 
         score = down(score).rename(score.name)
         raising = None if raising is None else {k: down(v) for k, v in raising.items()}
