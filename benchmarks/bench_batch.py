@@ -47,18 +47,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._timing import peak_rss_mib
 from geosurvey.demo import DemoAreas, make_demo_areas
 
 # ------------------------------------------------------------------------------------ measuring
-
-
-def _vmhwm_mib() -> float:
-    """On a worker: the peak resident memory of its process so far (VmHWM), MiB."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")  # pragma: no cover - not Linux
 
 
 def _cpu_s() -> float:
@@ -159,7 +151,7 @@ def measure(
         two, row["two_s"], row["two_cpu"] = _batch(
             data, out / "two", client, resolution=resolution, max_concurrent=max_concurrent
         )
-        row["peak_mib"] = max(client.run(_vmhwm_mib).values())
+        row["peak_mib"] = max(client.run(peak_rss_mib).values())
         row["workers_lost"] = len(set(pids.values()) - set(client.run(os.getpid).values()))
         client.retire_workers(workers=[sorted(client.scheduler_info()["workers"])[0]])
         client.wait_for_workers(1)

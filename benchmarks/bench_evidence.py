@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._timing import best_of
+from benchmarks._timing import best_of, peak_rss_mib
 
 __all__ = ["run"]
 
@@ -132,21 +132,6 @@ def _case_distance(side: str, n: int, repeats: int) -> dict:
     return {"seconds": seconds}
 
 
-def _peak_mib() -> float:
-    """Peak resident memory of this process since it started (MiB).
-
-    Linux's ``VmHWM`` counts this program only; ``ru_maxrss`` would also count the memory the
-    parent had when it forked (kept across ``exec``), which made every case look as big as the
-    parent's largest step.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
-
-
 def _in_subprocess(args: list[str]) -> dict:
     """Run one case in a fresh process; ``{"error": reason}`` if it failed (e.g. out of memory)."""
     cmd = [sys.executable, "-m", "benchmarks.bench_evidence", "--case", *args]
@@ -211,7 +196,7 @@ def _main(argv: list[str] | None = None) -> int:
             result = _case_potential(side, n, float(pad), int(repeats))
         else:
             result = _case_distance(side, int(n), int(repeats))
-        result["peak_mib"] = _peak_mib()
+        result["peak_mib"] = peak_rss_mib()
         print(json.dumps(result))
         return 0
     rows = run(quick=args.quick)

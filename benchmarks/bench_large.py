@@ -63,6 +63,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._timing import peak_rss_mib
+
 RESOLUTION = 10.0  # m
 ORIGIN = (300_000.0, 4_400_000.0)  # top-left corner, EPSG:32611 (m)
 CRS = "EPSG:32611"
@@ -175,8 +177,8 @@ def make_data(folder: Path, n: int) -> dict[str, Path]:
     import geopandas as gpd
     import shapely
 
-    from geosurvey.aoi import Registry, generate_keypair
     from geosurvey.catalogs import BandInfo, create_item, write_catalog
+    from geosurvey.demo import demo_registry
     from geosurvey.io import write_cog_task
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -211,11 +213,7 @@ def make_data(folder: Path, n: int) -> dict[str, Path]:
         import shutil
 
         shutil.rmtree(paths["registry"])
-    keys = {code: generate_keypair() for code in ("JP", "US")}  # in memory only
-    registry = Registry.init(paths["registry"], parties=[
-        {"code": code, "name_en": f"{code} (demo party)", "name_ja": f"{code}（デモ当事者）",
-         "agency": "DEMO — not a real agency key", "public_keys": [keys[code][1]], "demo_only": True}
-        for code in keys])  # fmt: skip
+    registry, keys = demo_registry(paths["registry"])  # keys in memory only
     registry.propose(box, id="large", name_en="Large benchmark area (synthetic data)",
                      name_ja="大規模ベンチマーク地域（合成データ）", region=["US"], commodities=["Cu"],
                      deposit_models=["iocg"], proposer="US", analysis_crs=CRS,
@@ -236,15 +234,6 @@ def make_data(folder: Path, n: int) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------------------------------ measuring
-
-
-def _vmhwm_mib() -> float:
-    """On a worker: the peak resident memory of its process so far (VmHWM), MiB."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")  # pragma: no cover - not Linux
 
 
 def _echo(line: str) -> None:
@@ -274,7 +263,7 @@ def measure_run(paths: dict[str, Path], out: Path, *, memory_limit: str = "4GiB"
                        resolution=RESOLUTION, scheduler=client.scheduler.address,
                        max_concurrent=1, progress=False, echo=_echo)  # fmt: skip
         seconds = time.perf_counter() - start
-        peak = client.run(_vmhwm_mib)
+        peak = client.run(peak_rss_mib)
         lost = len(set(pids.values()) - set(client.run(os.getpid).values()))
     job = result.jobs[0]
     shape = None
@@ -300,7 +289,7 @@ def measure_baseline(paths: dict[str, Path], out: Path, *, memory_limit: str = "
         layers = {name: read_raster(cogs / f"{name}.tif", chunks=1024) for name in BANDS}
         dask.compute(*[write_cog_task(da, out / f"{name}.tif") for name, da in layers.items()])
         seconds = time.perf_counter() - start
-        peak = client.run(_vmhwm_mib)
+        peak = client.run(peak_rss_mib)
     pixels = int(next(iter(layers.values())).size)
     return {"baseline_s": seconds, "baseline_pixels": pixels,
             "baseline_peak_worker_mib": max(peak.values())}  # fmt: skip

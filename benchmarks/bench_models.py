@@ -53,20 +53,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._timing import best_of
+from benchmarks._timing import best_of, peak_rss_mib
 
 __all__ = ["run"]
 
 HERE = Path(__file__).resolve().parent
 N_LAYERS = 6
 CHUNK = 1024
-
-
-def _peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")  # pragma: no cover
 
 
 def _make_inputs(folder: Path, n: int, *, n_trees: int, depth: int) -> None:
@@ -134,9 +127,9 @@ def _case(side: str, folder: Path, repeats: int) -> dict:
             p = forest.predict_proba(X)[:, 1]
             return p.sum(), p.max()
 
-    start = _peak_mib()  # imports, model and (lazy) graph: before any pixel is read
+    start = peak_rss_mib()  # imports, model and (lazy) graph: before any pixel is read
     seconds = best_of(fn, repeats)
-    return {"seconds": seconds, "mpx_s": n * n / seconds / 1e6, "peak_mib": _peak_mib(),
+    return {"seconds": seconds, "mpx_s": n * n / seconds / 1e6, "peak_mib": peak_rss_mib(),
             "start_mib": start, "n": n}
 
 

@@ -18,7 +18,6 @@ slower than the GDAL pipeline (ratio <= 1).
 
 from __future__ import annotations
 
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -27,12 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._timing import peak_rss_mib
+
 SIZES = (1000, 5000, 10000)
 QUICK_SIZES = (400,)
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _score_cog(n: int, path: Path) -> Path:
@@ -161,14 +158,14 @@ def _case(n: int, tmp: Path, browser: object | None) -> list[dict[str, object]]:
     mode = f"{n_tiles} tiles" if n_tiles else "embedded"
     return [
         {"benchmark": "publish", "case": f"{n}² auto ({mode}, page {page_mib:.2f} MiB)",
-         "geosurvey_s": publish_s, "baseline_s": None, "ratio": None, "peak_mib": _peak_mib(),
+         "geosurvey_s": publish_s, "baseline_s": None, "ratio": None, "peak_mib": peak_rss_mib(),
          "page_mib": page_mib, "tiles": n_tiles},
         {"benchmark": "first render", "case": f"{n}² in Chromium", "geosurvey_s": first_s,
          "baseline_s": None, "ratio": None, "peak_mib": None},
         {"benchmark": "tile pyramid", "case": f"{n}² z{pyramid.min_zoom}-{pyramid.max_zoom} vs gdal2tiles"
          + ("" if gdal_s is not None else " (gdal2tiles.py not installed)"),
          "geosurvey_s": pyramid_s, "baseline_s": gdal_s,
-         "ratio": None if gdal_s is None else pyramid_s / gdal_s, "peak_mib": _peak_mib(),
+         "ratio": None if gdal_s is None else pyramid_s / gdal_s, "peak_mib": peak_rss_mib(),
          "plan_s": plan_s, "tiles": pyramid.tile_count()},
     ]  # fmt: skip
 

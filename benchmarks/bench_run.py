@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._timing import peak_rss_mib
+
 HERE = Path(__file__).resolve().parent
 RESOLUTION = 25.0  # metres: 4000 px = 100 km
 CRS = "EPSG:32611"
@@ -164,13 +166,6 @@ def make_inputs(folder: Path, n: int) -> dict:
     return {"folder": str(folder), "catalog": str(catalog)}
 
 
-def _peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")  # pragma: no cover
-
-
 def _case_run(folder: Path) -> dict:
     from geosurvey.runner import run
 
@@ -272,7 +267,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.case:
         kind, folder = args.case
         result = (_case_run if kind == "run" else _case_hand)(Path(folder))
-        result["peak_mib"] = _peak_mib()
+        result["peak_mib"] = peak_rss_mib()
         print(json.dumps(result))
         return 0
     for row in run(quick=args.quick):

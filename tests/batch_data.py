@@ -28,8 +28,8 @@ from typing import Any
 import geopandas as gpd
 import shapely
 
-from geosurvey.aoi import Registry, generate_keypair
-from geosurvey.demo import make_demo_survey
+from geosurvey.aoi import Registry
+from geosurvey.demo import demo_registry, make_demo_survey
 from geosurvey.io import atomic_write_text, output_folder, read_raster, write_cog
 
 
@@ -55,21 +55,7 @@ def demo_batch(
     )
     occurrences = data / "occurrences.gpkg"
     survey.occurrences.to_file(occurrences)
-    keys = {code: generate_keypair() for code in ("JP", "US")}
-    registry = Registry.init(
-        folder / "aoi",
-        parties=[
-            {
-                "code": code,
-                "name_en": f"{code} (demo party)",
-                "name_ja": f"{code}（デモ当事者）",
-                "agency": "DEMO",
-                "public_keys": [keys[code][1]],
-                "demo_only": True,
-            }
-            for code in keys
-        ],
-    )
+    registry, keys = demo_registry(folder / "aoi")
     west, south, east, north = survey.area.bounds
     cells = [(0, 0), (1, 0), (0, 1), (1, 1), (0.5, 0), (0.5, 1)][:n_areas]
     ids = []

@@ -4,7 +4,7 @@ Everything here is DEMO data, generated deterministically from a seed; it stands
 :func:`run_demo` is what ``geosurvey demo`` runs.
 """
 
-from geosurvey.demo._areas import DemoAreas, make_demo_areas
+from geosurvey.demo._areas import DemoAreas, demo_registry, make_demo_areas
 from geosurvey.demo._run import DemoData, DemoResult, make_demo_data, run_demo
 from geosurvey.demo._synthetic import DemoSurvey, make_demo_survey
 from geosurvey.demo._systems import (
@@ -23,6 +23,7 @@ __all__ = [
     "DemoSurvey",
     "SystemSpec",
     "SystemSurvey",
+    "demo_registry",
     "make_demo_areas",
     "make_demo_data",
     "make_demo_survey",

@@ -4,16 +4,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import shapely
 
-__all__ = ["AREA_CELLS", "DemoAreas", "make_demo_areas"]
+__all__ = ["AREA_CELLS", "DemoAreas", "demo_registry", "make_demo_areas"]
 
 #: Lower-left corners of the demo areas, in half sides of the demo square from its south-west
 #: corner: its four quadrants, then its centre and the middles of its sides.
 AREA_CELLS: tuple[tuple[float, float], ...] = (
     (0, 0), (1, 0), (0, 1), (1, 1), (0.5, 0.5), (0.5, 0), (0, 0.5), (1, 0.5),
 )
+
+
+def demo_registry(folder: str | Path) -> tuple[Any, dict[str, tuple[str, str]]]:
+    """A new survey-area registry in ``folder`` with two demo-only parties, ``JP`` and ``US``.
+
+    Their signing keys are generated here and exist only in memory (they are marked demo-only in
+    the registry): pass them to :meth:`~geosurvey.aoi.Registry.approve` to agree demo areas.
+
+    Parameters
+    ----------
+    folder
+        The registry folder to create (it must not hold a registry yet).
+
+    Returns
+    -------
+    tuple
+        The :class:`~geosurvey.aoi.Registry` and ``{party code: (private key, public key)}``.
+    """
+    from geosurvey.aoi import Registry, generate_keypair
+
+    keys = {code: generate_keypair() for code in ("JP", "US")}
+    registry = Registry.init(
+        folder,
+        parties=[
+            {
+                "code": code,
+                "name_en": f"{code} (demo party)",
+                "name_ja": f"{code}（デモ当事者）",
+                "agency": "DEMO — not a real agency key",
+                "public_keys": [keys[code][1]],
+                "demo_only": True,
+            }
+            for code in keys
+        ],
+    )
+    return registry, keys
 
 
 @dataclass(frozen=True)
@@ -80,7 +117,6 @@ def make_demo_areas(
     ValueError
         If ``n_areas`` is not 1 to 8.
     """
-    from geosurvey.aoi import Registry, generate_keypair
     from geosurvey.demo._run import make_demo_data
 
     if not 1 <= n_areas <= len(AREA_CELLS):
@@ -88,21 +124,7 @@ def make_demo_areas(
     folder = Path(folder)
     (folder / "demo").mkdir(parents=True)
     data = make_demo_data(folder / "demo", seed=seed, resolution=resolution)
-    keys = {code: generate_keypair() for code in ("JP", "US")}
-    registry = Registry.init(
-        folder / "aoi",
-        parties=[
-            {
-                "code": code,
-                "name_en": f"{code} (demo party)",
-                "name_ja": f"{code}（デモ当事者）",
-                "agency": "DEMO — not a real agency key",
-                "public_keys": [keys[code][1]],
-                "demo_only": True,
-            }
-            for code in keys
-        ],
-    )
+    registry, keys = demo_registry(folder / "aoi")
     west, south, east, north = data.survey.area.bounds
     half_x, half_y = (east - west) / 2, (north - south) / 2
     cells = [(f"demo-a{i + 1}", cx, cy) for i, (cx, cy) in enumerate(AREA_CELLS[:n_areas])]
