@@ -58,6 +58,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +255,9 @@ def measure_run(paths: dict[str, Path], out: Path, *, memory_limit: str = "4GiB"
     """The batch of the one area on 2 single-threaded workers with ``memory_limit`` each."""
     from geosurvey.runner import batch, dask_client
 
-    with dask_client("local", n_workers=2, memory_limit=memory_limit) as client:
+    with dask_client("local", n_workers=2, memory_limit=memory_limit) as client, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         _warm(client)
         pids = client.run(os.getpid)
         start = time.perf_counter()
@@ -269,7 +272,9 @@ def measure_run(paths: dict[str, Path], out: Path, *, memory_limit: str = "4GiB"
     shape = None
     if job.status == "ok":
         shape = json.loads((job.out / "manifest.json").read_text())["parameters"]["grid"]["shape"]
+    large_graphs = [str(w.message).split(".")[0] for w in caught if "large graph" in str(w.message)]
     return {"run_s": seconds, "peak_worker_mib": max(peak.values()), "workers_lost": lost,
+            "large_graph_warnings": large_graphs,
             "ok": result.ok, "status": job.status, "reason": job.reason, "roc_auc": job.roc_auc,
             "grid_shape": shape, "out": str(job.out)}  # fmt: skip
 

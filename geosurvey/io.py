@@ -36,6 +36,7 @@ __all__ = [
     "has_valid_pixels",
     "output_folder",
     "overview_resampling_for",
+    "read_cog_like",
     "read_raster",
     "truncated_tiff",
     "write_cog",
@@ -226,6 +227,44 @@ def read_raster(
         da.attrs["units"] = units
     da.name = name or path.stem
     return annotate(da, f"read {path.name}")
+
+
+def read_cog_like(path: str | Path, like: xr.DataArray) -> xr.DataArray:
+    """The COG written from ``like`` (by :func:`write_cog` or :func:`write_cog_task`), read back.
+
+    What a large run keeps instead of an array that does not fit in memory: the result has
+    ``like``'s coordinates, attributes, name, dtype and chunks, and its blocks are read from the
+    file (lazily, one Dask task a chunk) instead of being computed again from their sources.
+    The stored values are read as they are (no masking): NaN holes come back as NaN and integer
+    class codes with their own nodata code, so the values equal ``like``'s, bit for bit.
+
+    Parameters
+    ----------
+    path
+        The COG.
+    like
+        The 2-D ``(y, x)`` array it was written from (Dask-backed, or in memory).
+
+    Raises
+    ------
+    geosurvey.errors.InputError
+        If the file's grid does not have ``like``'s shape (it was written from another array).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MissingInputError(f"raster {path} does not exist; check the path")
+    _bound_gdal_cache()
+    chunks = like.chunks or ((like.shape[0],), (like.shape[1],))
+    stored = rioxarray.open_rasterio(
+        path, masked=False, chunks={"band": 1, "y": chunks[0][0], "x": chunks[1][0]}
+    ).isel(band=0, drop=True)
+    if stored.shape != like.shape:
+        raise InputError(
+            f"raster {path} is {stored.shape[0]} x {stored.shape[1]} pixels, not the "
+            f"{like.shape[0]} x {like.shape[1]} of layer {like.name!r} it should hold; write it again"
+        )
+    data = stored.data if stored.dtype == like.dtype else stored.data.astype(like.dtype)
+    return like.copy(data=data.rechunk(chunks))
 
 
 def has_valid_pixels(path: str | Path, *, band: int = 1) -> bool:

@@ -19,7 +19,7 @@ from geosurvey.cli import main
 from geosurvey.demo import make_demo_data
 from geosurvey.errors import ApprovalError, InputError
 from geosurvey.evidence import geomagnetic_field
-from geosurvey.prospectivity import EvidenceContext, load_recipe
+from geosurvey.prospectivity import EvidenceContext, build_evidence, load_recipe
 from geosurvey.runner import (
     check_area,
     compute_evidence,
@@ -173,6 +173,60 @@ def test_each_evidence_layer_is_computed_once(demo_data) -> None:
         scored = score_evidence(layers, recipe)
         evaluate_run(scored, layers, recipe, occurrences)
     assert evidence_keys.isdisjoint(after.keys)
+
+
+def test_layers_too_large_for_memory_are_read_back_from_their_cogs(
+        demo_data, tmp_path: Path, monkeypatch) -> None:
+    """Layers that do not fit in the workers' memory are written to their COGs once and read back
+    from there: no later stage computes them again from the sources, and the values are the kept
+    layers', bit for bit."""
+    from geosurvey.runner import _run
+
+    recipe = load_recipe("demo-iocg")
+    area = check_area(demo_data.area_id, registry=demo_data.registry)
+    items = find_items(area, [demo_data.catalog])
+    ds = load_datacube(items, area, recipe, resolution=100.0, chunks=128)
+    faults = read_vector(demo_data.faults)
+    context = EvidenceContext(*demo_data.field)
+    with dask.config.set(scheduler="threads"):
+        kept = compute_evidence(ds, recipe, features={"faults": faults}, context=context)
+        kept_score = score_evidence(kept, recipe).score.values
+        monkeypatch.setattr(_run, "PERSIST_SHARE", 0.0)
+        spilled = compute_evidence(ds, recipe, features={"faults": faults}, context=context,
+                                   spill=tmp_path / "evidence", source="test data")
+        assert sorted(p.name for p in (tmp_path / "evidence").iterdir()) == sorted(
+            f"{name}.tif" for name in recipe.layers)  # no part files left
+        built = build_evidence(ds, recipe, features={"faults": faults}, context=context)
+        source_keys = {key for layer in built.values() for key in layer.__dask_graph__()}
+        for name, layer in spilled.items():
+            assert source_keys.isdisjoint(layer.__dask_graph__()), name  # read from the COG only
+            assert layer.attrs == kept[name].attrs and layer.dtype == kept[name].dtype
+            np.testing.assert_array_equal(layer.values, kept[name].values, strict=True)
+            with rasterio.open(tmp_path / "evidence" / f"{name}.tif") as src:
+                assert src.tags()["source"] == "test data"
+        scored = score_evidence(spilled, recipe, spill=tmp_path, source="test data")
+        assert (tmp_path / "score.tif").is_file()
+        assert scored.score.values.tobytes() == kept_score.tobytes()
+        # without a folder to write to, layers too large for memory stay lazy
+        lazy = compute_evidence(ds, recipe, features={"faults": faults}, context=context)
+    assert all(not set(layer.__dask_graph__()).isdisjoint(source_keys) for layer in lazy.values())
+
+
+def test_a_run_too_large_for_memory_writes_the_same_outputs(demo_data, tmp_path: Path,
+                                                             monkeypatch) -> None:
+    from geosurvey.runner import _run
+
+    kept = _demo_run(demo_data, tmp_path / "kept")
+    monkeypatch.setattr(_run, "PERSIST_SHARE", 0.0)
+    spilled = _demo_run(demo_data, tmp_path / "spilled")
+    names = sorted(p.relative_to(kept.out).as_posix() for p in kept.out.rglob("*.tif"))
+    assert names == sorted(p.relative_to(spilled.out).as_posix() for p in spilled.out.rglob("*.tif"))
+    for name in names:
+        with rasterio.open(kept.out / name) as a, rasterio.open(spilled.out / name) as b:
+            assert a.read(1).tobytes() == b.read(1).tobytes(), name
+            assert a.tags() == b.tags(), name
+    assert kept.report["score"] == spilled.report["score"]
+    assert kept.report["targets"] == spilled.report["targets"]
 
 
 def test_an_unagreed_area_is_refused_naming_the_pending_parties(demo_data, tmp_path: Path) -> None:

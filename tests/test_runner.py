@@ -130,3 +130,16 @@ def test_unreachable_scheduler_is_refused_without_output(
 def test_unknown_scheduler_name() -> None:
     with pytest.raises(InputError, match="unknown scheduler 'clusterr'"), dask_client("clusterr"):
         pass
+
+
+def test_local_cluster_workers_have_a_bounded_gdal_cache(monkeypatch) -> None:
+    from geosurvey.io import GDAL_CACHE_MIB
+
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    with dask_client("local", n_workers=1, memory_limit="1GiB") as client:
+        (seen,) = client.run(lambda: os.environ.get("GDAL_CACHEMAX")).values()
+    assert seen == str(GDAL_CACHE_MIB)
+    monkeypatch.setenv("GDAL_CACHEMAX", "64")  # the user's choice is the workers' too
+    with dask_client("local", n_workers=1, memory_limit="1GiB") as client:
+        (seen,) = client.run(lambda: os.environ.get("GDAL_CACHEMAX")).values()
+    assert seen == "64"

@@ -7,14 +7,15 @@ through :func:`dask_client`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dask
 
 from geosurvey.errors import ClusterError, InputError
 
-__all__ = ["dask_client", "describe_scheduler"]
+__all__ = ["compute_each", "dask_client", "describe_scheduler"]
 
 
 @contextlib.contextmanager
@@ -33,7 +34,8 @@ def dask_client(
     scheduler
         ``None`` or ``"threads"``: Dask's threaded scheduler in this process (no client).
         ``"local"``: a :class:`distributed.LocalCluster` of ``n_workers`` worker processes on
-        127.0.0.1 (no dashboard), closed when the block ends.
+        127.0.0.1 (no dashboard), closed when the block ends; their GDAL block cache is
+        :data:`geosurvey.io.GDAL_CACHE_MIB` unless ``GDAL_CACHEMAX`` is set.
         ``"tcp://HOST:PORT"`` (or any address ``distributed.Client`` accepts): an existing cluster,
         e.g. started with ``dask scheduler`` / ``dask worker``, dask-jobqueue or dask-gateway.
     n_workers, threads_per_worker, memory_limit
@@ -58,6 +60,11 @@ def dask_client(
     from distributed import Client, LocalCluster
 
     if scheduler == "local":
+        from geosurvey.io import GDAL_CACHE_MIB
+
+        # GDAL's block cache in every worker: bounded as in this process (GDAL's default, 5 % of
+        # the machine's memory per worker, would count against each worker's memory limit)
+        env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": str(GDAL_CACHE_MIB)}
         with (
             LocalCluster(
                 n_workers=n_workers,
@@ -66,6 +73,7 @@ def dask_client(
                 host="127.0.0.1",
                 dashboard_address=None,
                 processes=True,
+                env=env,
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -101,6 +109,31 @@ def describe_scheduler(client: Any) -> str:
     workers = client.scheduler_info().get("workers", {})
     threads = sum(w.get("nthreads", 0) for w in workers.values())
     return f"{client.scheduler.address} ({len(workers)} workers, {threads} threads)"
+
+
+def compute_each(groups: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Compute groups of Dask collections, each group submitted as a graph of its own.
+
+    With a distributed client every group is submitted at once (so that the workers stay busy
+    while a group's last task runs) and the results are gathered; without, the groups are
+    computed one after another. A large job cut into groups never sends Dask one large graph.
+
+    Parameters
+    ----------
+    groups
+        Each a sequence of Dask collections (or ``Delayed``) computed together (their shared
+        keys computed once).
+
+    Returns
+    -------
+    list of list
+        The computed values, group by group.
+    """
+    client = _current_client()
+    if client is None:
+        return [list(dask.compute(*group)) for group in groups]
+    futures = [client.compute(list(group)) for group in groups]
+    return [list(values) for values in client.gather(futures)]
 
 
 def _current_client() -> Any:

@@ -56,7 +56,7 @@ from geosurvey.prospectivity import (
     score_layers,
 )
 from geosurvey.provenance import manifest as write_manifest
-from geosurvey.runner._cluster import dask_client, describe_scheduler
+from geosurvey.runner._cluster import compute_each, dask_client, describe_scheduler
 from geosurvey.vectors import file_checksum, read_vector
 
 __all__ = [
@@ -414,35 +414,65 @@ def _worker_memory() -> int:
     return int(MEMORY_LIMIT)
 
 
-def _keep(arrays: Sequence[xr.DataArray]) -> list[xr.DataArray]:
-    """``dask.persist`` the arrays if they fit in :data:`PERSIST_SHARE` of the workers' memory,
-    else leave them lazy."""
-    if sum(a.nbytes for a in arrays) > PERSIST_SHARE * _worker_memory():
-        return list(arrays)
-    return list(dask.persist(*arrays))
+def _fits_in_memory(arrays: Sequence[xr.DataArray]) -> bool:
+    """Whether the arrays fit in :data:`PERSIST_SHARE` of the workers' memory."""
+    return sum(a.nbytes for a in arrays) <= PERSIST_SHARE * _worker_memory()
+
+
+def _keep(arrays: Mapping[str, xr.DataArray], spill: Mapping[str, Path] | None = None,
+          source: str | None = None, *, together: bool = False) -> dict[str, xr.DataArray]:
+    """Keep the arrays for the later stages, so that each is computed once.
+
+    ``dask.persist`` them if they fit in :data:`PERSIST_SHARE` of the workers' memory. Else, with
+    ``spill`` (a path for each array: its output COG), write each to its COG tagged ``source``
+    (one submission an array, so that no graph is large; all in one with ``together``, for arrays
+    made from the same blocks, such as a score and its uncertainty), and return them read back
+    from the files
+    (:func:`geosurvey.io.read_cog_like`: the same values). Else leave them lazy.
+    """
+    names = list(arrays)
+    if _fits_in_memory(list(arrays.values())):
+        return dict(zip(names, dask.persist(*arrays.values()), strict=True))
+    if spill is None:
+        return dict(arrays)
+    from geosurvey.io import read_cog_like
+
+    writes = {}
+    for name, da in arrays.items():
+        spill[name].parent.mkdir(exist_ok=True)
+        writes[name] = write_cog_task(da.assign_attrs(source=source) if source else da, spill[name])
+    compute_each([list(writes.values())] if together else [[w] for w in writes.values()])
+    return {name: read_cog_like(spill[name], arrays[name]) for name in names}
 
 
 def compute_evidence(ds: xr.Dataset, recipe: Recipe, *, features: Mapping[str, gpd.GeoDataFrame],
-                     context: EvidenceContext) -> dict[str, xr.DataArray]:
+                     context: EvidenceContext, spill: str | Path | None = None,
+                     source: str | None = None) -> dict[str, xr.DataArray]:
     """The recipe's evidence layers, built lazily and then computed once and kept (``persist``).
 
     Every later stage (score, per-layer evaluation, COGs, map) reads the kept layers, so each FFT
     and distance transform runs once. Memory: one float per pixel per layer. Layers that do not
     fit in :data:`PERSIST_SHARE` of the workers' memory (six 20,000² float32 layers are 9.6 GB)
-    stay lazy instead: each later stage computes them again from their sources, block by block.
+    are written instead, one by one, to their COGs ``<spill>/<layer>.tif`` (tagged ``source``),
+    and the later stages read them from there, block by block; without ``spill`` they stay lazy
+    and each later stage computes them again from their sources.
     """
     lazy = build_evidence(ds, recipe, features=features, context=context)
-    return dict(zip(lazy, _keep(list(lazy.values())), strict=True))
+    paths = None if spill is None else {name: Path(spill) / f"{name}.tif" for name in lazy}
+    return _keep(lazy, paths, source)
 
 
 def score_evidence(layers: Mapping[str, xr.DataArray], recipe: Recipe, *,
-                   occurrences: gpd.GeoDataFrame | None = None) -> Scored:
-    """Score the layers with the recipe's method; the score and its extra rasters are kept (when
-    they fit, as for :func:`compute_evidence`)."""
+                   occurrences: gpd.GeoDataFrame | None = None, spill: str | Path | None = None,
+                   source: str | None = None) -> Scored:
+    """Score the layers with the recipe's method; the score and its extra rasters are kept as
+    :func:`compute_evidence` keeps the layers (too large for memory: written to
+    ``<spill>/score.tif`` and ``<spill>/<name>.tif``, then read from there)."""
     scored = score_layers(layers, recipe, occurrences=occurrences)
-    extra = dict(scored.layers)
-    kept = _keep([scored.score, *extra.values()])
-    return Scored(kept[0], dict(zip(extra, kept[1:], strict=True)), scored.report)
+    arrays = {"score": scored.score, **scored.layers}
+    paths = None if spill is None else {name: Path(spill) / f"{name}.tif" for name in arrays}
+    kept = _keep(arrays, paths, source, together=True)
+    return Scored(kept.pop("score"), kept, scored.report)
 
 
 def _flat_report(score: np.ndarray, mus: Mapping[str, xr.DataArray]) -> dict[str, Any] | None:
@@ -581,6 +611,22 @@ def _evaluate_large(score: xr.DataArray, mus: Mapping[str, xr.DataArray],
     return found
 
 
+def _not_agreed_note(area: Any, lang: Language) -> str | None:
+    """The "NOT AGREED" stamp of an area that is not agreed, in ``lang``; ``None`` when agreed."""
+    if area.status == "agreed":
+        return None
+    stamp = {"area": area.id, "status": area.status, "pending": ", ".join(area.pending_parties) or "-"}
+    return TEXT[lang]["not_agreed_note"].format(**stamp)
+
+
+def _cog_source(inputs: RunInputs, area: Any, items: pystac.ItemCollection) -> str:
+    """The ``source`` tag of every COG of a run: the data's attribution, and the "NOT AGREED"
+    stamp of an area that is not agreed (in English whatever the map's language: other tools read
+    the tags)."""
+    note = _not_agreed_note(area, "en")
+    return _attribution(inputs, items) + (f"; {note}" if note else "")
+
+
 def _agreement(area: Any) -> dict[str, Any]:
     return {"status": area.status, "agreed": area.status == "agreed",
             "pending_parties": list(area.pending_parties)}
@@ -620,22 +666,19 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
 
     text = TEXT[inputs.lang]
     agreement = _agreement(area)
-    stamp = {"area": area.id, "status": area.status, "pending": ", ".join(area.pending_parties) or "-"}
-    note = None if agreement["agreed"] else text["not_agreed_note"].format(**stamp)
+    note = _not_agreed_note(area, inputs.lang)
     attribution = _attribution(inputs, items)
-    # the COG tags are read by other tools: the stamp goes in English whatever the map's language
-    source_tag = attribution + ("; " + TEXT["en"]["not_agreed_note"].format(**stamp) if note else "")
+    source_tag = _cog_source(inputs, area, items)
     # the pixel work is Dask tasks (run by the workers, with a cluster): every COG, the
-    # evaluation's plots and the targets, computed together
+    # evaluation's plots and the targets, computed together. A COG that is there already was
+    # written by the stage that made its layer (layers too large to keep in memory).
     cogs = {"score": work / "score.tif"}
-    writes = {"score": write_cog_task(scored.score.assign_attrs(source=source_tag), cogs["score"])}
-    (work / "evidence").mkdir()
-    for name, layer in layers.items():
-        cogs[name] = work / "evidence" / f"{name}.tif"
-        writes[name] = write_cog_task(layer.assign_attrs(source=source_tag), cogs[name])
-    for name, extra in scored.layers.items():
-        cogs[name] = work / f"{name}.tif"
-        writes[name] = write_cog_task(extra.assign_attrs(source=source_tag), cogs[name])
+    cogs.update({name: work / "evidence" / f"{name}.tif" for name in layers})
+    cogs.update({name: work / f"{name}.tif" for name in scored.layers})
+    grids = {"score": scored.score, **layers, **scored.layers}
+    (work / "evidence").mkdir(exist_ok=True)
+    writes = {name: write_cog_task(grids[name].assign_attrs(source=source_tag), path)
+              for name, path in cogs.items() if not path.exists()}
     gbox = scored.score.odc.geobox
     side: list[Any] = []
     if evaluation.score is not None:
@@ -960,11 +1003,15 @@ def execute_run(inputs: RunInputs, work: str | Path, *, echo: Callable[[str], No
                 f"none of the {len(inputs.occurrences.frame)} occurrences lies on the grid of "
                 f"area {checked.id!r}; check the occurrence file and its filter"
             )
+    # layers too large to keep in memory are written to their COGs as they are made, and read
+    # from there by the later stages
+    source = _cog_source(inputs, checked, items)
     with progress("evidence"):
         layers = compute_evidence(ds, recipe, context=context,
-                                  features={k: v.frame for k, v in inputs.features.items()})
+                                  features={k: v.frame for k, v in inputs.features.items()},
+                                  spill=work / "evidence", source=source)
     with progress("score"):
-        scored = score_evidence(layers, recipe, occurrences=occ_frame)
+        scored = score_evidence(layers, recipe, occurrences=occ_frame, spill=work, source=source)
     with progress("evaluate"):
         evaluation = evaluate_run(scored, layers, recipe, occ_frame)
         if evaluation.report.get("flat_score"):
