@@ -77,3 +77,18 @@ def test_publish_pushes_outputs_to_a_stac_api(stac_api, run_folder, tmp_path):
     search = requests.post(f"{api}/search", json={"collections": ["geosurvey-outputs"],
                                                          "ids": ["stac-area-stac-recipe"]}, timeout=10).json()
     assert [f["id"] for f in search["features"]] == ["stac-area-stac-recipe"]
+
+
+def test_statistics_computed_elsewhere_are_used_and_the_others_computed(run_folder, tmp_path):
+    from geosurvey.catalogs import raster_statistics
+
+    given = {**raster_statistics(run_folder / "evidence" / "mag.tif"), "mean": 12.5}
+    write(run_folder, tmp_path / "outputs", statistics={"mag": given})
+    doc = json.loads(next(tmp_path.glob("outputs/**/stac-area-stac-recipe.json")).read_text())
+    assert doc["assets"]["mag"]["raster:bands"][0]["statistics"]["mean"] == 12.5  # as given
+    with rasterio.open(run_folder / "score.tif") as src:  # not given: computed from the file
+        values = src.read(1, masked=True).astype(float).compressed()
+    values = values[np.isfinite(values)]
+    stats = doc["assets"]["score"]["raster:bands"][0]["statistics"]
+    assert stats["mean"] == pytest.approx(values.mean(), rel=1e-12)
+    assert stats["maximum"] == values.max() and stats["minimum"] == values.min()

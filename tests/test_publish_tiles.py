@@ -8,6 +8,7 @@ import math
 import re
 from pathlib import Path
 
+import dask
 import matplotlib
 import numpy as np
 import pytest
@@ -157,6 +158,22 @@ def test_saving_again_replaces_the_tiles_whole(tmp_path):
     save_web_map(m, tmp_path / "a.html")
     assert not stray.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a_tiles"]  # no temporaries
+
+
+def test_a_tiled_grid_is_computed_once_for_its_legend_and_its_tiles(tmp_path):
+    calls: list[tuple[int, ...]] = []
+
+    def double(block: np.ndarray) -> np.ndarray:  # counts the blocks it computes
+        calls.append(block.shape)
+        return block * 2
+
+    grid = make_grid(ny=300, nx=400, chunks=100)  # 3 x 4 blocks
+    da = grid.copy(data=grid.data.map_blocks(double, meta=np.array((), grid.dtype)))
+    with dask.config.set(scheduler="threads"):
+        m = web_map(da, raster_mode="tiles", cmap="viridis")
+        save_web_map(m, tmp_path / "index.html")
+    assert len(calls) == 12  # every block once: not again for the tiles
+    assert any((tmp_path / "index_tiles" / "score").rglob("*.png"))
 
 
 LOADED_TILES = "img.leaflet-tile.leaflet-tile-loaded"

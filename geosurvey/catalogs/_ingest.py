@@ -197,6 +197,7 @@ def create_item(
     bands: Mapping[str, BandInfo] | None = None,
     collection: str | None = None,
     properties: Mapping[str, Any] | None = None,
+    statistics: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pystac.Item:
     """Describe co-registered single-band rasters (COGs) as one STAC Item.
 
@@ -221,6 +222,9 @@ def create_item(
         The id of the collection the item belongs to (:func:`write_catalog` groups by it).
     properties
         Extra item properties (e.g. ``{"platform": "airborne"}``).
+    statistics
+        ``{band name: raster_statistics(path)}`` already computed (by parallel tasks, for large
+        files); the bands not given are computed here, one after another.
 
     Returns
     -------
@@ -288,7 +292,7 @@ def create_item(
         item.add_asset(key, asset)
         if not shared:
             ProjectionExtension.ext(asset).apply(**proj[key])
-        stats = raster_statistics(path)
+        stats = dict((statistics or {}).get(key) or raster_statistics(path))
         RasterExtension.ext(asset).apply(bands=[_raster_band(meta, info, stats)])
         if info.is_eo:
             any_eo = True

@@ -45,6 +45,7 @@ def write_outputs_catalog(
     description: str | None = None,
     manifest: str | Path | None = None,
     thumbnail: str | None = "score",
+    statistics: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Path:
     """Describe output COGs as one STAC item in a static catalogue.
 
@@ -72,6 +73,9 @@ def write_outputs_catalog(
     thumbnail
         The output whose colour map becomes the item's ``thumbnail`` asset (a PNG of at most
         256 pixels a side, coloured as on the web map); ``None`` for no thumbnail.
+    statistics
+        The outputs' :func:`~geosurvey.catalogs.raster_statistics`, where already computed (by
+        parallel tasks); the others are computed here.
 
     Returns
     -------
@@ -115,6 +119,7 @@ def write_outputs_catalog(
         bands=bands,
         collection="geosurvey-outputs",
         properties={"geosurvey:area": area_id, "geosurvey:recipe": recipe},
+        statistics=statistics,
     )
     with tempfile.TemporaryDirectory(prefix=".geosurvey-thumbnail-") as tmp:
         if thumbnail is not None:

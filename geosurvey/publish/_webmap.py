@@ -724,9 +724,10 @@ def _compute_rasters(
 
     The pixel work (averaging down, the colour range, reprojecting, colouring and PNG encoding)
     runs as Dask tasks, one per grid, computed together: on the workers where a distributed
-    client is active. A tiled grid stays lazy (averaged down to at most
-    :data:`~geosurvey.publish.MAX_TILED_PIXELS` a side): its tiles are written by a task when the
-    page is saved.
+    client is active. When a grid is tiled, the grids averaged down (a tiled one to at most
+    :data:`~geosurvey.publish.MAX_TILED_PIXELS` a side) are computed first and kept
+    (``persist``: memory of at most that many pixels a grid) until the page is saved, when a
+    task writes each tiled one's tiles from it: no grid is computed twice.
     """
     tiled = [
         mode == "tiles" or (mode == "auto" and max(spec.da.shape) > max_pixels) for spec in rasters
@@ -736,6 +737,8 @@ def _compute_rasters(
         for spec, t in zip(rasters, tiled, strict=True)
     ]
     small = [average_down(spec.da, f) for spec, f in zip(rasters, factors, strict=True)]
+    if any(tiled):  # computed once, for both the colouring here and the tiles written later
+        small = list(dask.persist(*small))
     rendered = dask.compute(*[
         dask.delayed(_render, pure=False)(values, dict(spec.da.attrs), spec.vmin, spec.vmax,
                                           spec.what, spec.cmap, factor, not t)

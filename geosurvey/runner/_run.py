@@ -743,10 +743,14 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     _write_run_manifest(work, inputs=inputs, area=area, items=items, resolved=resolved,
                         gbox=gbox, outputs={k: str(Path(v).relative_to(work)) for k, v in cogs.items()},
                         agreement=agreement)
-    # a task (on a worker with a cluster) that reads the COGs for their statistics and thumbnail
+    # tasks (on the workers with a cluster): each COG's statistics, then the catalogue with the
+    # thumbnail
+    from geosurvey.catalogs import raster_statistics
+
+    statistics = {name: dask.delayed(raster_statistics, pure=False)(path) for name, path in cogs.items()}
     _in_one_task(
         publish.write_outputs_catalog,
-        cogs, work / "outputs", area_id=area.id, recipe=inputs.recipe.id,
+        cogs, work / "outputs", area_id=area.id, recipe=inputs.recipe.id, statistics=statistics,
         datetime=dt.datetime.now(dt.UTC).replace(microsecond=0),
         description=(f"{note}. " if note else "") + f"Prospectivity outputs of geosurvey for survey "
         f"area {area.id} (recipe {inputs.recipe.id}); data: {attribution}.",
