@@ -498,13 +498,16 @@ def write_cog_task(
     blocks = out.data
     row_offsets = np.cumsum((0, *blocks.chunks[0]))
     col_offsets = np.cumsum((0, *blocks.chunks[1]))
+    # one graph for every chunk, not a graph a chunk; unoptimised, so that arrays computed with it
+    # keep sharing their tasks
+    chunk_tasks = blocks.to_delayed(optimize_graph=False)
     written = []
     for iy in range(blocks.numblocks[0]):
         for ix in range(blocks.numblocks[1]):
             window = (int(row_offsets[iy]), int(col_offsets[ix]),
                       int(blocks.chunks[0][iy]), int(blocks.chunks[1][ix]))
             written.append(dask.delayed(_write_part, pure=False)(
-                blocks.blocks[iy, ix], parts / f"{iy}_{ix}.tif", window))
+                chunk_tasks[iy, ix], parts / f"{iy}_{ix}.tif", window))
     return dask.delayed(_write_cog_parts, pure=False)(
         written, path, parts=parts, shape=out.shape, transform=tuple(transform)[:6],
         crs=out.rio.crs.to_wkt(), dtype=str(out.dtype), nodata=out.rio.nodata,
