@@ -36,8 +36,7 @@ N          run           Mpixel/s    peak worker     workers lost  read+write ba
 20,000     1411 s        0.28        3457 MiB        0             205 s, 1.95 Mpx/s (868 MiB)
 =========  ============  ==========  ==============  ============  ==========================
 
-At N = 20,000 (2026-12-02, commit f376777 with the statistics and tile changes of the next
-commit; the machine otherwise idle): the run took 23.5 min, 6.9x the plain read-and-write pass
+At N = 20,000 (2026-12-02, commit 6eb175b, the machine otherwise idle): the run took 23.5 min, 6.9x the plain read-and-write pass
 of the same six files, and succeeded (ROC AUC 0.874 on the 50 occurrences). The stages, from its
 progress lines: evidence 430 s (each membership written to its COG as it is made, one
 submission a layer), score 0.1 s (lazy: fuzzy gamma of the memberships read back), evaluation
