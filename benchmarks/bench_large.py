@@ -45,9 +45,12 @@ already written are kept; targets, plots, statistics, the web map's tiles from o
 STAC catalogue). The workers' peak resident memory was 3457 MiB of the 4 GiB limit (one worker
 paused for 0.1 s at 83 % during the evaluation, with 3.1 GiB of unmanaged memory), and no worker
 was lost. One submission still triggered Dask's large-graph warning (11 MiB). It is not the
-spilled score (1.3 MB at this size) nor a COG write (211 KiB a layer); the block-wise
-evaluation's passes (seven grids submitted together: 1.9 MiB for 400 blocks a grid at 4000² in
-200² chunks) or the outputs' side tasks are what remains to check.
+spilled score (1.3 MB at this size) nor a COG write (211 KiB a layer): a second run of
+:func:`geosurvey.runner.run` at this size with a hook printing the warning's stack (10.66 MiB)
+found it in ``write_outputs``' one ``dask.compute`` of the COGs still to write and the side
+tasks (targets on the overview, the evaluation plots, the statistics); splitting that compute
+(:func:`geosurvey.runner.compute_each`) is the next step. That run: evidence 332 s, score
+114 s, evaluation 272 s.
 The earlier attempt (2026-12-01, evidence kept lazy and computed again by every stage) was
 stopped after 33 min in its web map, its evaluation alone taking 843 s.
 """
