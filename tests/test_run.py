@@ -229,6 +229,58 @@ def test_a_run_too_large_for_memory_writes_the_same_outputs(demo_data, tmp_path:
     assert kept.report["targets"] == spilled.report["targets"]
 
 
+def test_targets_of_a_large_score_are_found_on_its_block_average_computed_apart(
+        tmp_path: Path, monkeypatch) -> None:
+    """A score over TARGET_MAX_SIDE a side is block-averaged (with the layers raising the
+    targets) and kept before the targets task is built, so the task's graph holds none of the
+    work behind the score (it stays small for a large area); its targets are those of a numpy
+    block mean of the same score."""
+    import dask.array as dsa
+    import shapely
+    import xarray as xr
+
+    from geosurvey.prospectivity import targets
+    from geosurvey.runner import _run
+
+    n, factor, res = 64, 4, 100.0
+    yy, xx = np.mgrid[0:n, 0:n].astype("float32")
+    field = (np.exp(-((yy - 20) ** 2 + (xx - 40) ** 2) / 60)
+             + 0.6 * np.exp(-((yy - 48) ** 2 + (xx - 12) ** 2) / 40)).astype("float32")
+    calls: list[int] = []
+
+    def counted(block: np.ndarray) -> np.ndarray:  # the work behind the score, one call a block
+        calls.append(1)
+        return block.copy()
+
+    coords = {"y": 7_000_000 - res * (np.arange(n) + 0.5), "x": 400_000 + res * (np.arange(n) + 0.5)}
+    data = dsa.from_array(field, chunks=16).map_blocks(counted, dtype="float32")
+    score = xr.DataArray(data, dims=("y", "x"), coords=coords, name="score").rio.write_crs("EPSG:3067")
+    raising = {"mag": (score * 2.0).rio.write_crs("EPSG:3067")}
+    occurrences = gpd.GeoDataFrame({"name": ["A"]}, geometry=[shapely.Point(
+        float(coords["x"][40]), float(coords["y"][20]))], crs="EPSG:3067")
+    monkeypatch.setattr(_run, "TARGET_MAX_SIDE", n // factor)
+    with dask.config.set(scheduler="threads"):
+        task = _run._targets_task(score, raising, occurrences, tmp_path / "targets.gpkg")
+        before = len(calls)
+        found, why_none, got_factor = task.compute()
+    assert before > 0 and len(calls) == before  # the task computed none of the score's blocks
+    assert why_none is None and got_factor == factor
+    mean = field.reshape(n // factor, factor, n // factor, factor).mean(axis=(1, 3))
+    down = xr.DataArray(mean, dims=("y", "x"), name="score", coords={
+        "y": coords["y"].reshape(-1, factor).mean(axis=1),
+        "x": coords["x"].reshape(-1, factor).mean(axis=1)}).rio.write_crs("EPSG:3067")
+    pixel_km2 = (res * factor) ** 2 / 1e6
+    expected = targets(down, top=_run.TARGET_TOP, occurrences=occurrences,
+                       evidence={"mag": down * 2.0},
+                       min_pixels=max(1, round(_run.TARGET_MIN_KM2 / pixel_km2)))
+    assert found.threshold == pytest.approx(expected.threshold, rel=1e-6)
+    assert len(found.table) == len(expected.table) == 2
+    np.testing.assert_allclose(found.table["mean_score"], expected.table["mean_score"], rtol=1e-6)
+    assert list(found.table["n_pixels"]) == list(expected.table["n_pixels"])
+    assert list(found.table["occurrences"]) == list(expected.table["occurrences"])
+    assert gpd.read_file(tmp_path / "targets.gpkg").shape[0] == 2
+
+
 def test_an_unagreed_area_is_refused_naming_the_pending_parties(demo_data, tmp_path: Path) -> None:
     import shutil
 

@@ -670,8 +670,10 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
     attribution = _attribution(inputs, items)
     source_tag = _cog_source(inputs, area, items)
     # the pixel work is Dask tasks (run by the workers, with a cluster): every COG, the
-    # evaluation's plots and the targets, computed together. A COG that is there already was
-    # written by the stage that made its layer (layers too large to keep in memory).
+    # evaluation's plots and the targets, submitted at once but each as a graph of its own (they
+    # share only kept layers, and one graph of them all is over Dask's large-graph warning at
+    # 20,000²). A COG that is there already was written by the stage that made its layer (layers
+    # too large to keep in memory).
     cogs = {"score": work / "score.tif"}
     cogs.update({name: work / "evidence" / f"{name}.tif" for name in layers})
     cogs.update({name: work / f"{name}.tif" for name in scored.layers})
@@ -692,7 +694,8 @@ def write_outputs(work: Path, *, inputs: RunInputs, area: Any, items: pystac.Ite
                        if k.startswith("weights_")} or None
         side.append(_targets_task(scored.score, raising, inputs.occurrences.frame,  # type: ignore[union-attr]
                                   work / "targets.gpkg"))
-    _, side_done = dask.compute(writes, side)
+    done = compute_each([[w] for w in writes.values()] + [[task] for task in side])
+    side_done = [group[0] for group in done[len(writes):]]
     found, no_targets, targets_factor = side_done[1] if len(side_done) > 1 else (None, None, 1)
     targets_report: dict[str, Any] | None = {"none": no_targets} if no_targets else None
     if found is not None:
@@ -775,16 +778,23 @@ def _targets_task(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | Non
                   occurrences: gpd.GeoDataFrame, path: Path) -> Any:
     """A task finding the targets of the top of the score and writing them to ``path``.
 
-    A score larger than :data:`TARGET_MAX_SIDE` a side is first block-averaged (lazily) with the
-    layers that raise the targets. Computes to ``(targets or None, why none, factor)``.
+    A score larger than :data:`TARGET_MAX_SIDE` a side is first block-averaged with the layers
+    that raise the targets. The score and those layers (at most :data:`TARGET_MAX_SIDE` squared
+    pixels each) are computed and kept first, each in a graph of its own (``dask.persist``, which
+    with a distributed client returns at once): the task then takes only their kept blocks, where
+    the graph of every read, membership and average behind them would be over Dask's large-graph
+    warning for a large area. Computes to ``(targets or None, why none, factor)``.
     """
     factor = downsample_factor(score.shape, TARGET_MAX_SIDE)
-    if factor > 1:
-        def down(da: xr.DataArray) -> xr.DataArray:
-            return average_down(da, factor).rio.write_crs(da.rio.crs)
 
-        score = down(score).rename(score.name)
-        raising = None if raising is None else {k: down(v) for k, v in raising.items()}
+    def down(da: xr.DataArray) -> xr.DataArray:
+        if factor > 1:
+            da = average_down(da, factor).rio.write_crs(da.rio.crs)
+        (kept,) = dask.persist(da)
+        return kept
+
+    score = down(score).rename(score.name)
+    raising = None if raising is None else {k: down(v) for k, v in raising.items()}
     res = score.rio.resolution()
     pixel_km2 = abs(res[0] * res[1]) / 1e6
     return dask.delayed(_find_targets, pure=False)(
