@@ -20,9 +20,10 @@ opt-in, it takes tens of minutes and about 30 GB of disk.
 * **run**: :func:`geosurvey.runner.batch` for that one area on a LocalCluster of 2
   single-threaded workers with ``memory_limit="4GiB"``: the Mpixel/s of analysis grid, the peak
   resident memory (VmHWM) of the worker processes, workers lost (pids before and after), ok.
-  The evidence (9.6 GB at N = 20,000) does not fit the workers' 8 GiB, so the run keeps it lazy
-  (:data:`geosurvey.runner._run.PERSIST_SHARE`) and every stage reads the COGs again block by
-  block; the evaluation is block-wise (:func:`geosurvey.evaluation.evaluate_blockwise`).
+  The evidence (9.6 GB at N = 20,000) does not fit in :data:`geosurvey.runner._run.PERSIST_SHARE`
+  of the workers' 8 GiB, so the run writes each layer to its output COG as it is made, and the
+  later stages read the layers back from there block by block; the evaluation is block-wise
+  (:func:`geosurvey.evaluation.evaluate_blockwise`).
 * **baseline**: on a fresh cluster of the same size, read the six COGs and write them back as
   COGs (:func:`geosurvey.io.write_cog_task`), in Mpixel/s of grid.
 
@@ -48,9 +49,14 @@ was lost. One submission still triggered Dask's large-graph warning (11 MiB). It
 spilled score (1.3 MB at this size) nor a COG write (211 KiB a layer): a second run of
 :func:`geosurvey.runner.run` at this size with a hook printing the warning's stack (10.66 MiB)
 found it in ``write_outputs``' one ``dask.compute`` of the COGs still to write and the side
-tasks (targets on the overview, the evaluation plots, the statistics); splitting that compute
-(:func:`geosurvey.runner.compute_each`) is the next step. That run: evidence 332 s, score
-114 s, evaluation 272 s.
+tasks (targets on the overview, the evaluation plots, the statistics); that run: evidence
+332 s, score 114 s, evaluation 272 s. Since commit 09a9b00 that compute is one submission a COG
+and a side task (:func:`geosurvey.runner.compute_each`), and the targets task takes the
+averaged-down score and layers kept apart. The same hooked run at that commit (2026-12-02, with
+the warning threshold lowered to 4 MB to see the margin) sent no graph over 10 MB: the largest
+was 4.48 MiB (the web map's averaged-down rasters), and none came from ``write_outputs``'
+compute. It took 1227 s (evidence 389 s, score 126 s, evaluation 305 s, outputs 406 s), ROC AUC
+0.874, 138 targets holding 36 of the 50 occurrences; no worker was restarted.
 The earlier attempt (2026-12-01, evidence kept lazy and computed again by every stage) was
 stopped after 33 min in its web map, its evaluation alone taking 843 s.
 """
