@@ -59,6 +59,7 @@ __all__ = [
     "CAPTURE_FRACTIONS",
     "Evaluation",
     "PredictionArea",
+    "bootstrap_interval",
     "capture_efficiency",
     "evaluate",
     "evaluate_blockwise",
@@ -175,10 +176,35 @@ def _auc_terms(background: Any, values: np.ndarray) -> np.ndarray:
     return (below + 0.5 * ties) / background.n
 
 
-def _bootstrap_ci(
-    terms: np.ndarray, n_boot: int, confidence: float, seed: int
+def bootstrap_interval(
+    terms: np.ndarray, *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile interval of the AUC over occurrences resampled with replacement."""
+    """Percentile bootstrap interval of the mean of ``terms`` (Efron & Tibshirani 1993).
+
+    The interval of the ROC AUC that :func:`evaluate` reports (each occurrence's AUC term,
+    occurrences resampled with replacement, the area fixed), and the one
+    :func:`geosurvey.prospectivity.cross_validate` gives to held-out occurrences pooled over
+    folds. The resamples are drawn in batches of at most 2 million indices (memory about 16 MB),
+    which gives the same draws as one batch.
+
+    Parameters
+    ----------
+    terms
+        One value per occurrence (for the AUC: its share of the area scoring below it).
+    n_boot
+        Resamples (0: no interval).
+    confidence
+        Level of the interval (0.95: the 2.5th to 97.5th percentiles of the resampled means).
+    seed
+        Seed of the resampling, for a reproducible interval.
+
+    Returns
+    -------
+    tuple of float
+        Lower and upper bounds, in the units of ``terms``; NaN with fewer than 2 terms or no
+        resamples.
+    """
+    terms = np.asarray(terms, dtype=float)
     if n_boot == 0 or terms.size < 2:
         return (math.nan, math.nan)
     rng = np.random.default_rng(seed)
@@ -402,7 +428,7 @@ def _evaluation_of(
         capture={float(f): float(np.mean(above <= f)) for f in fractions},
         curve_area=np.concatenate([[0.0], above, [1.0]]),
         curve_captured=np.concatenate([[0.0], np.arange(1, n + 1) / n, [1.0]]),
-        roc_auc_ci=_bootstrap_ci(terms, bootstrap, confidence, seed),
+        roc_auc_ci=bootstrap_interval(terms, n_boot=bootstrap, confidence=confidence, seed=seed),
         confidence=confidence,
         occurrences=report,
         capture_table=table,

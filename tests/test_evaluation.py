@@ -124,6 +124,21 @@ def test_bootstrap_interval_equals_resampled_scikit_learn_aucs() -> None:
     assert lo <= result.roc_auc <= hi and result.confidence == 0.9
 
 
+def test_bootstrap_interval_in_batches_is_the_one_draw_interval() -> None:
+    """5000 terms: resamples drawn in batches of 400 (2 million indices), the same draws as one
+    (1000, 5000) draw of numpy; the cross-validation's pooled interval is the same function."""
+    from geosurvey.evaluation import bootstrap_interval
+    from geosurvey.prospectivity import bootstrap_interval as pooled
+
+    terms = np.random.default_rng(1).random(5000)
+    idx = np.random.default_rng(7).integers(0, terms.size, size=(1000, terms.size))
+    expected = np.quantile(terms[idx].mean(axis=1), [0.025, 0.975])
+    assert bootstrap_interval(terms, seed=7) == pytest.approx(tuple(expected), abs=1e-15)
+    assert pooled is bootstrap_interval
+    assert all(np.isnan(bootstrap_interval(terms[:1])))
+    assert all(np.isnan(bootstrap_interval(terms, n_boot=0)))
+
+
 def test_held_out_occurrences_give_the_prediction_rate_curve() -> None:
     score, occ, occ_values, background = _setup(20)
     train, test = occ.iloc[:12], occ.iloc[12:]

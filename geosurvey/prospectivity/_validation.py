@@ -47,7 +47,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.model_selection import StratifiedKFold
 
 from geosurvey.errors import InputError
-from geosurvey.evaluation import evaluate
+from geosurvey.evaluation import bootstrap_interval, evaluate
 from geosurvey.grid import grid_crs
 from geosurvey.prospectivity._models import RasterClassifier, sample_stack
 from geosurvey.prospectivity._sampling import (
@@ -270,25 +270,6 @@ def pooled_scores(
     auc = float(np.average(aucs, weights=counts))
     capture = {float(f): float(np.mean(held <= f)) for f in fractions}
     return auc, capture, held
-
-
-def bootstrap_interval(
-    terms: np.ndarray, *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``terms`` (Efron & Tibshirani 1993).
-
-    The same interval :func:`geosurvey.evaluation.evaluate` gives (occurrences resampled with
-    replacement, the area fixed), applied to held-out occurrences pooled over folds; NaN with
-    fewer than 2 terms.
-    """
-    terms = np.asarray(terms, dtype=float)
-    if n_boot == 0 or terms.size < 2:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = terms[rng.integers(0, terms.size, size=(n_boot, terms.size))].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(means, [alpha, 1 - alpha])
-    return float(lo), float(hi)
 
 
 def cross_validate(
