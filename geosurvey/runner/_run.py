@@ -43,6 +43,7 @@ from geosurvey.errors import ApprovalError, CatalogError, InputError, MissingInp
 from geosurvey.grid import average_down, downsample_factor
 from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text, output_folder, write_cog_task
+from geosurvey.occurrences import locate_occurrences
 from geosurvey.prospectivity import (
     EVIDENCE_FUNCTIONS,
     METHODS,
@@ -895,12 +896,13 @@ class _Progress:
         self.echo(self.text["run_done"].format(s=self.timings[key]))
 
 
-def _clip_to_grid(frame: gpd.GeoDataFrame, gbox: GeoBox) -> tuple[gpd.GeoDataFrame, int]:
-    pts = frame.to_crs(gbox.crs.to_wkt())
-    x0, y0, x1, y1 = gbox.boundingbox
-    geom = pts.geometry.where(pts.geom_type == "Point", pts.geometry.centroid)
-    inside = (geom.x >= x0) & (geom.x <= x1) & (geom.y >= y0) & (geom.y <= y1)
-    return frame[inside.to_numpy()], int((~inside).sum())
+def _on_grid(frame: gpd.GeoDataFrame, grid: xr.DataArray) -> tuple[gpd.GeoDataFrame, int]:
+    """The occurrences on ``grid``'s pixels (as the evaluation places them,
+    :func:`geosurvey.occurrences.locate_occurrences`) and how many lie outside."""
+    if frame.empty:
+        return frame, 0
+    cells = locate_occurrences(grid, frame)
+    return frame[cells.inside], cells.n_outside
 
 
 def plan_run(
@@ -1011,7 +1013,7 @@ def execute_run(inputs: RunInputs, work: str | Path, *, echo: Callable[[str], No
             declination=inputs.declination, survey_date=inputs.survey_date)
     occ_frame, n_outside = (None, 0)
     if inputs.occurrences is not None:
-        occ_frame, n_outside = _clip_to_grid(inputs.occurrences.frame, ds.odc.geobox)
+        occ_frame, n_outside = _on_grid(inputs.occurrences.frame, next(iter(ds.data_vars.values())))
         if occ_frame.empty:
             raise InputError(
                 f"none of the {len(inputs.occurrences.frame)} occurrences lies on the grid of "
