@@ -56,7 +56,12 @@ averaged-down score and layers kept apart. The same hooked run at that commit (2
 the warning threshold lowered to 4 MB to see the margin) sent no graph over 10 MB: the largest
 was 4.48 MiB (the web map's averaged-down rasters), and none came from ``write_outputs``'
 compute. It took 1227 s (evidence 389 s, score 126 s, evaluation 305 s, outputs 406 s), ROC AUC
-0.874, 138 targets holding 36 of the 50 occurrences; no worker was restarted.
+0.874, 138 targets holding 36 of the 50 occurrences; no worker was restarted. A plain
+:func:`geosurvey.runner.run` at commit f9860ad (no hooks, the run's own choice of what to spill)
+took 1050 s (evidence 325 s, score 0.1 s, evaluation 336 s, outputs 388 s), and its client
+process, which holds the LocalCluster's scheduler too, peaked at 1304 MiB resident (sampled
+every 0.5 s: 496 MiB after the evidence, 1244 MiB during the evaluation): the 5 GB seen in
+this benchmark's process is not the run's.
 The earlier attempt (2026-12-01, evidence kept lazy and computed again by every stage) was
 stopped after 33 min in its web map, its evaluation alone taking 843 s.
 """
