@@ -896,12 +896,15 @@ class _Progress:
         self.echo(self.text["run_done"].format(s=self.timings[key]))
 
 
-def _on_grid(frame: gpd.GeoDataFrame, grid: xr.DataArray) -> tuple[gpd.GeoDataFrame, int]:
-    """The occurrences on ``grid``'s pixels (as the evaluation places them,
-    :func:`geosurvey.occurrences.locate_occurrences`) and how many lie outside."""
+def _on_grid(frame: gpd.GeoDataFrame, gbox: GeoBox) -> tuple[gpd.GeoDataFrame, int]:
+    """The occurrences on the pixels of ``gbox`` (as the evaluation places them,
+    :func:`geosurvey.occurrences.locate_occurrences`) and how many lie outside. The grid is a
+    lazy array of the geobox (a recipe of vector evidence alone loads no bands)."""
+    from odc.geo.xr import xr_zeros
+
     if frame.empty:
         return frame, 0
-    cells = locate_occurrences(grid, frame)
+    cells = locate_occurrences(xr_zeros(gbox, dtype="uint8", chunks=gbox.shape), frame)
     return frame[cells.inside], cells.n_outside
 
 
@@ -1013,7 +1016,7 @@ def execute_run(inputs: RunInputs, work: str | Path, *, echo: Callable[[str], No
             declination=inputs.declination, survey_date=inputs.survey_date)
     occ_frame, n_outside = (None, 0)
     if inputs.occurrences is not None:
-        occ_frame, n_outside = _on_grid(inputs.occurrences.frame, next(iter(ds.data_vars.values())))
+        occ_frame, n_outside = _on_grid(inputs.occurrences.frame, ds.odc.geobox)
         if occ_frame.empty:
             raise InputError(
                 f"none of the {len(inputs.occurrences.frame)} occurrences lies on the grid of "
