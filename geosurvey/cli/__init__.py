@@ -139,22 +139,50 @@ class _Interrupted(KeyboardInterrupt):
     all-or-nothing writers (``output_folder``, ``atomic_path``) remove their partial outputs."""
 
 
+_REDELIVER_S = 0.01
+"""Delay (s) before a signal whose exception was lost in a callback from C is sent again."""
+
+
 @contextlib.contextmanager
 def _interrupts() -> Iterator[list[int]]:
-    """Turn SIGINT and SIGTERM into exceptions while a command runs; yield the signals received."""
+    """Turn SIGINT and SIGTERM into exceptions while a command runs; yield the signals received.
+
+    Python runs a signal's handler between bytecodes of the main thread, which may be inside a
+    callback from C (llvmlite calls one as numba compiles, for one): ctypes reports an exception
+    raised there as "Exception ignored" (through :data:`sys.unraisablehook`) and the C code goes
+    on, so the command would finish and commit its output though interrupted. Such a lost
+    interrupt is sent again to the main thread shortly after, once it is likely back in Python,
+    until it is raised where it propagates.
+    """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # signals need the main thread
         yield received
         return
+    main_thread = threading.main_thread().ident
+    timers: list[threading.Timer] = []
+    previous_hook = sys.unraisablehook
 
     def handler(signum: int, frame: object) -> None:
         received.append(signum)
         raise _Interrupted(signal.Signals(signum).name)
 
+    def unraisable(info: Any) -> None:
+        if not isinstance(info.exc_value, _Interrupted):
+            previous_hook(info)
+            return
+        timer = threading.Timer(_REDELIVER_S, signal.pthread_kill, (main_thread, received[-1]))
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
+
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sys.unraisablehook = unraisable
     try:
         yield received
     finally:
+        for timer in timers:
+            timer.cancel()
+        sys.unraisablehook = previous_hook
         for sig, old in previous.items():
             signal.signal(sig, old)
 
