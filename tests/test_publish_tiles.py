@@ -17,6 +17,7 @@ from pyproj import Transformer
 from test_webmap import CRS, RES, X0, Y0, make_grid
 
 from geosurvey.publish import ColourScale, save_web_map, web_map
+from geosurvey.publish._tiles import encode_tile
 from geosurvey.publish._webmap import _tile_layers
 
 ORIGIN = math.pi * 6378137.0
@@ -129,6 +130,34 @@ def test_colour_scale_equals_matplotlib():
     expected = matplotlib.colormaps["magma"](np.clip((values + 2) / 5, 0, 1), bytes=True)
     expected[-1] = 0
     assert (scale.rgba(values) == expected).all()
+
+
+def test_tiles_are_paletted_pngs(tiled):
+    """Every tile of the 256-colour ramp uses at most 256 of the 257 table entries (colours and
+    the transparent one), so each is a paletted PNG: one byte a pixel."""
+    pngs = list(tiled["tiles"].glob("*/*/*.png"))
+    assert len(pngs) > 10
+    for png in pngs:
+        with Image.open(png) as image:
+            assert image.mode == "P", (png, image.mode)
+
+
+@pytest.mark.parametrize("colours", [1, 40, 256, 257])
+def test_a_tile_decodes_to_the_colours_of_its_indices(colours):
+    """Against numpy's ``table[index]``: a tile of 1 to 256 distinct entries is paletted (with
+    the transparent entry's alpha), one of all 257 entries is RGBA; both decode to the same
+    RGBA pixels."""
+    scale = ColourScale("magma", 0.0, 1.0)
+    table = scale.lookup_table()  # 256 colours, then transparent
+    rng = np.random.default_rng(colours)
+    entries = rng.choice(len(table) - 1, size=colours - 1, replace=False)
+    entries = np.append(entries, len(table) - 1)  # nodata among them
+    index = rng.choice(entries, size=(256, 256)).astype(np.uint16)
+    index.flat[: len(entries)] = entries  # each at least once
+    with Image.open(io.BytesIO(encode_tile(index, table))) as image:
+        assert image.mode == ("RGBA" if colours > 256 else "P")
+        decoded = np.asarray(image.convert("RGBA"))
+    assert np.array_equal(decoded, table[index])
 
 
 def test_auto_mode_embeds_within_the_byte_budget_and_tiles_the_rest(tmp_path):
