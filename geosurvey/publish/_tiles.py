@@ -173,9 +173,9 @@ def encode_tile(index: np.ndarray, table: np.ndarray) -> bytes:
     Parameters
     ----------
     index
-        ``(rows, columns)`` integer indices into ``table`` (:meth:`ColourScale.index`).
+        ``(rows, columns)`` integer indices into ``table`` (:meth:`~geosurvey.publish.ColourScale.index`).
     table
-        ``(N, 4)`` uint8 RGBA colours (:meth:`ColourScale.lookup_table`).
+        ``(N, 4)`` uint8 RGBA colours (:meth:`~geosurvey.publish.ColourScale.lookup_table`).
 
     Returns
     -------
