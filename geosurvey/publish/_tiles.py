@@ -196,12 +196,11 @@ def encode_tile(index: np.ndarray, table: np.ndarray) -> bytes:
     if np.count_nonzero(present) <= 256:
         palette = table[present]
         compact = (np.cumsum(present) - 1).astype(np.uint8)  # table entry -> palette entry
-        image = Image.fromarray(np.ascontiguousarray(compact[index]))  # mode "L"
+        image = Image.fromarray(compact[index])  # mode "L" (a new, contiguous array)
         image.putpalette(palette[:, :3].tobytes(), rawmode="RGB")  # now mode "P"
         image.save(buffer, format="PNG", compress_level=3, transparency=palette[:, 3].tobytes())
     else:
-        rgba = np.ascontiguousarray(table[index])
-        Image.fromarray(rgba).save(buffer, format="PNG", compress_level=3)
+        Image.fromarray(table[index]).save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
 
 

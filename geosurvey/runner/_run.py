@@ -293,7 +293,7 @@ def load_datacube(items: pystac.ItemCollection, area: Any, recipe: Recipe, *, re
     wanted = set(recipe.bands)
     if not wanted:  # a recipe built from vector features only still needs the grid
         gbox = geobox_for(area.geometry, crs=area.analysis_crs, resolution=resolution)
-        return xr.Dataset(coords=_grid_coords(gbox))
+        return xr.Dataset(coords=_empty_grid(gbox).coords)
     holders: dict[str, list[pystac.Item]] = {}
     for item in items:
         names = set(resolve_band_map(item, None).values())
@@ -315,10 +315,11 @@ def load_datacube(items: pystac.ItemCollection, area: Any, recipe: Recipe, *, re
     )
 
 
-def _grid_coords(gbox: GeoBox) -> Mapping[str, Any]:
+def _empty_grid(gbox: GeoBox) -> xr.DataArray:
+    """A lazy array of zeros on ``gbox``: its coordinates and CRS, for a grid with no bands."""
     from odc.geo.xr import xr_zeros
 
-    return xr_zeros(gbox, dtype="float32", chunks=(1024, 1024)).coords
+    return xr_zeros(gbox, dtype="float32", chunks=(1024, 1024))
 
 
 def _needs_field(recipe: Recipe) -> bool:
@@ -900,11 +901,9 @@ def _on_grid(frame: gpd.GeoDataFrame, gbox: GeoBox) -> tuple[gpd.GeoDataFrame, i
     """The occurrences on the pixels of ``gbox`` (as the evaluation places them,
     :func:`geosurvey.occurrences.locate_occurrences`) and how many lie outside. The grid is a
     lazy array of the geobox (a recipe of vector evidence alone loads no bands)."""
-    from odc.geo.xr import xr_zeros
-
     if frame.empty:
         return frame, 0
-    cells = locate_occurrences(xr_zeros(gbox, dtype="uint8", chunks=gbox.shape), frame)
+    cells = locate_occurrences(_empty_grid(gbox), frame)
     return frame[cells.inside], cells.n_outside
 
 
