@@ -18,3 +18,4 @@ def test_batch_benchmark_quick() -> None:
     assert throughput["ratio"] == pytest.approx(throughput["geosurvey_s"] / throughput["baseline_s"])
     assert scaling["speedup"] == pytest.approx(scaling["baseline_s"] / scaling["geosurvey_s"])
     assert scaling["cores"] >= 1
+    assert scaling["machine_speedup"] > 0
