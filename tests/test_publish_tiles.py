@@ -3,6 +3,7 @@ legend's colours, the embedding budget, and real Chromium loading deeper tiles w
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import re
@@ -17,7 +18,7 @@ from pyproj import Transformer
 from test_webmap import CRS, RES, X0, Y0, make_grid
 
 from geosurvey.publish import ColourScale, save_web_map, web_map
-from geosurvey.publish._tiles import encode_tile
+from geosurvey.publish._raster import encode_png
 from geosurvey.publish._webmap import _tile_layers
 
 ORIGIN = math.pi * 6378137.0
@@ -142,22 +143,98 @@ def test_tiles_are_paletted_pngs(tiled):
             assert image.mode == "P", (png, image.mode)
 
 
-@pytest.mark.parametrize("colours", [1, 40, 256, 257])
-def test_a_tile_decodes_to_the_colours_of_its_indices(colours):
-    """Against numpy's ``table[index]``: a tile of 1 to 256 distinct entries is paletted (with
-    the transparent entry's alpha), one of all 257 entries is RGBA; both decode to the same
-    RGBA pixels."""
-    scale = ColourScale("magma", 0.0, 1.0)
-    table = scale.lookup_table()  # 256 colours, then transparent
-    rng = np.random.default_rng(colours)
-    entries = rng.choice(len(table) - 1, size=colours - 1, replace=False)
-    entries = np.append(entries, len(table) - 1)  # nodata among them
+def _indices(n_entries: int, colours: int, seed: int) -> np.ndarray:
+    """A 256² grid of ``colours`` distinct entries of an ``n_entries`` table, the last (nodata)
+    among them, each used at least once."""
+    rng = np.random.default_rng(seed)
+    entries = rng.choice(n_entries - 1, size=colours - 1, replace=False)
+    entries = np.append(entries, n_entries - 1)
     index = rng.choice(entries, size=(256, 256)).astype(np.uint16)
-    index.flat[: len(entries)] = entries  # each at least once
-    with Image.open(io.BytesIO(encode_tile(index, table))) as image:
-        assert image.mode == ("RGBA" if colours > 256 else "P")
+    index.flat[: len(entries)] = entries
+    return index
+
+
+@pytest.mark.parametrize(("colours", "mode"), [(1, "P"), (40, "P"), (256, "P"), (257, "RGB")])
+def test_a_png_decodes_to_the_colours_of_its_indices(colours, mode):
+    """Against numpy's ``table[index]``: a grid of 1 to 256 distinct entries is paletted (with
+    the transparent entry's alpha), one of all 257 entries is RGB keyed on black (magma has no
+    black); all decode to exactly the same RGBA pixels."""
+    table = ColourScale("magma", 0.0, 1.0).lookup_table()  # 256 colours, then transparent
+    index = _indices(len(table), colours, seed=colours)
+    for level in (3, 6):
+        with Image.open(io.BytesIO(encode_png(index, table, compress_level=level))) as image:
+            assert image.mode == mode
+            decoded = np.asarray(image.convert("RGBA"))
+        assert np.array_equal(decoded, table[index])
+
+
+def test_a_keyed_png_picks_a_key_colour_no_pixel_has():
+    """``gray`` has black among its 256 colours, so black cannot mark nodata: another key is
+    used, black pixels stay opaque black and nodata pixels are transparent."""
+    table = ColourScale("gray", 0.0, 1.0).lookup_table()
+    assert (table[:-1, :3] == 0).all(axis=1).any()  # black is a colour here
+    index = _indices(len(table), 257, seed=1)
+    with Image.open(io.BytesIO(encode_png(index, table))) as image:
+        assert image.mode == "RGB"
         decoded = np.asarray(image.convert("RGBA"))
-    assert np.array_equal(decoded, table[index])
+    expected = table[index]
+    assert np.array_equal(decoded[..., 3], expected[..., 3])
+    opaque = expected[..., 3] == 255
+    assert np.array_equal(decoded[opaque], expected[opaque])
+
+
+def test_partly_transparent_colours_are_written_as_rgba():
+    table = ColourScale("magma", 0.0, 1.0).lookup_table()
+    table[:128, 3] = 128  # half-transparent colours: no key can stand for them
+    index = _indices(len(table), 257, seed=2)
+    with Image.open(io.BytesIO(encode_png(index, table))) as image:
+        assert image.mode == "RGBA"
+        assert np.array_equal(np.asarray(image), table[index])
+
+
+def test_chromium_draws_every_png_kind_with_the_colours_of_its_indices(chromium_page, tmp_path):
+    """What a browser shows, not only what Pillow decodes: paletted, keyed RGB (black, and
+    another key for ``gray``) and RGBA PNGs drawn on a canvas give the table's colours where
+    opaque and alpha 0 at nodata."""
+    cases = {
+        "paletted": ("magma", 40, False),
+        "keyed": ("magma", 257, False),
+        "keyed_gray": ("gray", 257, False),
+        "rgba": ("magma", 257, True),
+    }
+    expected, uris = {}, {}
+    for name, (cmap, colours, partial) in cases.items():
+        table = ColourScale(cmap, 0.0, 1.0).lookup_table()
+        if partial:
+            table[:128, 3] = 128
+        index = _indices(len(table), colours, seed=colours)[:64, :64]
+        expected[name] = table[index]
+        uris[name] = "data:image/png;base64," + base64.b64encode(encode_png(index, table)).decode()
+    page_file = tmp_path / "pngs.html"
+    page_file.write_text("<!doctype html><title>pngs</title>", encoding="utf-8")
+    page, console_errors, failed = chromium_page(page_file)
+    drawn = page.evaluate(
+        """async (uris) => {
+            const out = {};
+            for (const [name, uri] of Object.entries(uris)) {
+                const img = new Image(); img.src = uri; await img.decode();
+                const canvas = document.createElement('canvas');
+                canvas.width = img.width; canvas.height = img.height;
+                const ctx = canvas.getContext('2d');
+                ctx.drawImage(img, 0, 0);
+                out[name] = Array.from(ctx.getImageData(0, 0, img.width, img.height).data);
+            }
+            return out;
+        }""",
+        uris,
+    )
+    for name, want in expected.items():
+        got = np.asarray(drawn[name], dtype=np.uint8).reshape(want.shape)
+        assert np.array_equal(got[..., 3], want[..., 3]), name
+        opaque = want[..., 3] == 255
+        assert opaque.any() and (~opaque).any(), name
+        assert np.array_equal(got[opaque], want[opaque]), name
+    assert console_errors == [] and failed == []
 
 
 def test_auto_mode_embeds_within_the_byte_budget_and_tiles_the_rest(tmp_path):

@@ -129,6 +129,19 @@ def decode(image) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(image.png)).convert("RGBA"))
 
 
+def test_embedded_image_is_smaller_than_the_same_colours_as_rgba():
+    """The page's budget holds more layers: the keyed RGB image against Pillow's RGBA PNG of the
+    very pixels it decodes to, at the same zlib level."""
+    da = make_grid(ny=400, nx=500, chunks=None)
+    da = da + 0.05 * float(np.nanstd(da.values)) * np.random.default_rng(0).standard_normal(da.shape)
+    image = raster_image(da, cmap="magma")
+    rgba = io.BytesIO()
+    Image.fromarray(decode(image)).save(rgba, format="PNG", compress_level=6)
+    with Image.open(io.BytesIO(image.png)) as png:
+        assert png.mode == "RGB"  # all 256 colours and nodata: keyed, three bytes a pixel
+    assert len(image.png) < 0.95 * len(rgba.getvalue())  # about 0.91 for this grid
+
+
 # --------------------------------------------------------------------- text and offline assets
 
 
@@ -187,6 +200,8 @@ def test_overlay_colours_match_an_independent_computation():
     image = raster_image(da, cmap="viridis")
     rgba = decode(image)
     values = da.values
+    with Image.open(io.BytesIO(image.png)) as png:
+        assert png.mode in {"P", "RGB"}  # transparency in tRNS, never a full alpha channel
     assert (image.vmin, image.vmax) == (np.nanmin(values), np.nanmax(values))
     assert rgba.shape[:2] == image.shape
 

@@ -18,7 +18,6 @@ level below, then coloured, so the colours stay the legend's (:func:`write_tiles
 from __future__ import annotations
 
 import concurrent.futures
-import io
 import math
 import os
 from collections.abc import Sequence
@@ -30,13 +29,12 @@ import dask
 import numpy as np
 import rasterio.warp
 from affine import Affine
-from PIL import Image
 from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 
 from geosurvey.errors import InputError
-from geosurvey.publish._raster import ColourScale
+from geosurvey.publish._raster import ColourScale, encode_png
 
 __all__ = [
     "MAX_EMBEDDED_BYTES",
@@ -44,7 +42,6 @@ __all__ = [
     "TILE_SIZE",
     "TilePyramid",
     "TiledRaster",
-    "encode_tile",
     "plan_pyramid",
     "tile_bounds",
     "tile_tasks",
@@ -167,43 +164,6 @@ def plan_pyramid(
     )
 
 
-def encode_tile(index: np.ndarray, table: np.ndarray) -> bytes:
-    """A tile of colour indices as a PNG of the colours ``table[index]``.
-
-    Parameters
-    ----------
-    index
-        ``(rows, columns)`` integer indices into ``table`` (:meth:`~geosurvey.publish.ColourScale.index`).
-    table
-        ``(N, 4)`` uint8 RGBA colours (:meth:`~geosurvey.publish.ColourScale.lookup_table`).
-
-    Returns
-    -------
-    bytes
-        A PNG that every decoder reads as ``table[index]``: paletted (PNG colour type 3, one
-        byte a pixel; the palette holds the table's entries the tile uses, their alpha in a
-        ``tRNS`` chunk) where the tile uses at most 256 of them, as a tile of a 256-colour map
-        nearly always does; RGBA otherwise (a tile with all 256 colours and nodata).
-
-    Notes
-    -----
-    Encoding is most of the cost of a tile pyramid. A 256 × 256 tile of a noisy score encodes
-    as a paletted PNG in about 1 ms and 56 kB, as RGBA in about 6.6 ms and 157 kB (zlib level 3
-    both, on this project's 2-vCPU test machine); the colours decoded are the same.
-    """
-    present = np.bincount(index.ravel(), minlength=len(table)) > 0
-    buffer = io.BytesIO()
-    if np.count_nonzero(present) <= 256:
-        palette = table[present]
-        compact = (np.cumsum(present) - 1).astype(np.uint8)  # table entry -> palette entry
-        image = Image.fromarray(compact[index])  # mode "L" (a new, contiguous array)
-        image.putpalette(palette[:, :3].tobytes(), rawmode="RGB")  # now mode "P"
-        image.save(buffer, format="PNG", compress_level=3, transparency=palette[:, 3].tobytes())
-    else:
-        Image.fromarray(table[index]).save(buffer, format="PNG", compress_level=3)
-    return buffer.getvalue()
-
-
 def _warp_window(
     values: np.ndarray, transform: Affine, crs: CRS, z: int, x0: int, y0: int, n: int, threads: int
 ) -> np.ndarray:
@@ -271,7 +231,7 @@ def _write_tiles_of(
             tile = index[j * TILE_SIZE : (j + 1) * TILE_SIZE, i * TILE_SIZE : (i + 1) * TILE_SIZE]
             path = folder / str(z) / str(x) / f"{y}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(encode_tile(tile, table))
+            path.write_bytes(encode_png(tile, table, compress_level=3))
             written += 1
     return written
 
