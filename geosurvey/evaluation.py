@@ -557,7 +557,8 @@ def success_rate_curve(
 
 _DIGIT_BITS = 16
 _DIGITS = 1 << _DIGIT_BITS
-_DENSE_BINS = 1 << 22  # bins counted with one bincount per block (32 MiB); more: np.unique
+_DENSE_BINS = 1 << 22  # most bins counted by one bincount a block (32 MiB); else np.unique, also
+# where there are more bins than keys (sorting uint32 keys beats zeroing and scanning the bins)
 _TREE = 8  # partial results merged 8 at a time
 
 
@@ -601,16 +602,23 @@ def _block_pass(block: np.ndarray, offset: tuple[int, int], requests: tuple[Any,
     counted = []
     for level, prefixes in requests:
         shift = nbits - _DIGIT_BITS * (level + 1)
-        digits = ((keys >> utype(shift)) & utype(_DIGITS - 1)).astype(np.int64)
+        digits = (keys >> utype(shift)) & utype(_DIGITS - 1)
+        # (slot, digit) -> one integer: uint32 where it fits (sorting it is 4x faster than int64)
+        ctype = np.uint32 if prefixes.size * _DIGITS <= 1 << 32 else np.uint64
         if level == 0:
-            slot = np.zeros(digits.size, dtype=np.int64)
+            combined = digits.astype(ctype)
         else:
             pref = keys >> utype(shift + _DIGIT_BITS)
-            slot = np.minimum(np.searchsorted(prefixes, pref), prefixes.size - 1)
-            hit = prefixes[slot] == pref
-            slot, digits = slot[hit], digits[hit]
-        combined = slot * _DIGITS + digits
-        if prefixes.size * _DIGITS <= _DENSE_BINS:
+            if level == 1:  # a 16-bit prefix: a look-up table, 20x faster than a binary search
+                table = np.full(_DIGITS, -1, dtype=np.int64)
+                table[prefixes] = np.arange(prefixes.size)
+                slot = table[pref]
+                hit = slot >= 0
+            else:  # deeper (float64 keys): prefixes of 32 or 48 bits, searched
+                slot = np.minimum(np.searchsorted(prefixes, pref), prefixes.size - 1)
+                hit = prefixes[slot] == pref
+            combined = slot[hit].astype(ctype) * ctype(_DIGITS) + digits[hit].astype(ctype)
+        if prefixes.size * _DIGITS <= min(_DENSE_BINS, combined.size):  # fewer bins than keys
             counts = np.bincount(combined, minlength=prefixes.size * _DIGITS)
             nz = np.flatnonzero(counts)
             counted.append((nz, counts[nz]))
