@@ -95,7 +95,8 @@ class RasterImage:
     Attributes
     ----------
     png
-        The PNG bytes (paletted, see :func:`encode_png`; NaN pixels fully transparent).
+        The PNG bytes (paletted or colour-keyed RGB, see :func:`encode_png`; NaN pixels fully
+        transparent).
     bounds
         ``((south, west), (north, east))`` in degrees (EPSG:4326), Leaflet's bounds order. Web
         Mercator is separable (easting depends on longitude only, northing on latitude only), so
