@@ -67,6 +67,7 @@ __all__ = [
     "plot_prediction_area",
     "plot_rate_curves",
     "roc_auc",
+    "roc_auc_blockwise",
     "success_rate_curve",
     "write_evaluation",
 ]
@@ -655,12 +656,14 @@ class _BlockwiseBackground:
     whose counts are not there yet records what it needs and raises :class:`_Missing`.
     """
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, *, top_first: bool = True) -> None:
         self.data = data
         self.ftype, self.utype, self.nbits = _key_types(data.dtype)
         self.levels = self.nbits // _DIGIT_BITS
         self.hist: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.wanted: set[tuple[int, int]] = {(0, 0)}
+        # the top-level counts in the first pass, or (``top_first=False``) only what is asked:
+        # a first pass that only samples cells reads just the blocks that hold them
+        self.wanted: set[tuple[int, int]] = {(0, 0)} if top_first else set()
         self.cells: list[OccurrenceCells] = []
         self.sampled: list[np.ndarray] = []
 
@@ -678,15 +681,32 @@ class _BlockwiseBackground:
             return None
         starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in self.data.chunks]
         blocks = self.data.to_delayed()
+        indices = [(i, j) for i in range(blocks.shape[0]) for j in range(blocks.shape[1])]
+        if not requests:  # sampling only: the blocks that hold a cell
+            indices = sorted(self._blocks_of(samples, starts))
+            if not indices:  # every cell off the grid: nothing to read
+                return (), dask.delayed(([], [(np.empty(0, np.int64), np.empty(0)) for _ in samples]))
         block_pass = dask.delayed(_block_pass, pure=True)
         parts = [block_pass(blocks[i, j], (int(starts[0][i]), int(starts[1][j])), requests, samples,
                             self.nbits, self.ftype, self.utype)
-                 for i in range(blocks.shape[0]) for j in range(blocks.shape[1])]  # fmt: skip
+                 for i, j in indices]  # fmt: skip
         merge = dask.delayed(_merge_pass, pure=True)
         while len(parts) > 1:
             parts = [merge(*parts[k:k + _TREE]) if len(parts[k:k + _TREE]) > 1 else parts[k]
                      for k in range(0, len(parts), _TREE)]  # fmt: skip
         return requests, parts[0]
+
+    def _blocks_of(self, samples: tuple[tuple[np.ndarray, np.ndarray], ...],
+                   starts: list[np.ndarray]) -> set[tuple[int, int]]:
+        """The (row, column) block indices that hold at least one of the sampled cells."""
+        ny, nx = self.data.shape
+        found: set[tuple[int, int]] = set()
+        for rows, cols in samples:
+            ok = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
+            bi = np.searchsorted(starts[0], rows[ok], side="right") - 1
+            bj = np.searchsorted(starts[1], cols[ok], side="right") - 1
+            found.update(zip(bi.tolist(), bj.tolist(), strict=True))
+        return found
 
     def take(self, requests: tuple[Any, ...], result: tuple[list[Any], list[Any]]) -> None:
         """Store a computed pass."""
@@ -737,15 +757,20 @@ class _BlockwiseBackground:
         """How many pixels score below each (finite) value, and how many exactly at it."""
         less = np.zeros(len(values), dtype=np.int64)
         equal = np.zeros(len(values), dtype=np.int64)
+        keys = self._keys_of(values)
+        # a key's path of bins (its prefixes) is known from the key alone: ask for all of them at
+        # once, so one pass brings every level (a bin no pixel falls in comes back empty)
         missing = False
-        for i, key in enumerate(self._keys_of(values)):
+        for key in keys:
+            for level in range(self.levels):
+                prefix = key >> (self.nbits - _DIGIT_BITS * level) if level else 0
+                missing |= self._bin(level, prefix) is None
+        if missing:
+            raise _Missing
+        for i, key in enumerate(keys):
             prefix, below = 0, 0
             for level in range(self.levels):
-                got = self._bin(level, prefix)
-                if got is None:
-                    missing = True
-                    break
-                digits, counts, cum = got
+                digits, counts, cum = self.hist[(level, prefix)]
                 digit = (key >> (self.nbits - _DIGIT_BITS * (level + 1))) & (_DIGITS - 1)
                 pos = int(np.searchsorted(digits, digit))
                 below += int(cum[pos])
@@ -755,8 +780,6 @@ class _BlockwiseBackground:
                     equal[i] = counts[pos]
                 prefix = (prefix << _DIGIT_BITS) | digit
             less[i] = below
-        if missing:
-            raise _Missing
         return less, equal
 
     def order(self, ranks: np.ndarray) -> np.ndarray:
@@ -916,6 +939,66 @@ def evaluate_blockwise(
     evaluations = {k.split(":", 1)[1]: v for k, v in done.items() if k.startswith("evaluate:")}
     modal = {k.split(":", 1)[1]: v for k, v in done.items() if k.startswith("modal:")}
     return evaluations, modal
+
+
+def roc_auc_blockwise(
+    layers: Mapping[str, xr.DataArray], occurrences: gpd.GeoDataFrame
+) -> dict[str, float]:
+    """The ROC AUC of each layer (:func:`roc_auc`'s number), block by block, in little more than
+    one pass over each grid.
+
+    Where only the AUC is wanted (each evidence layer of a large run), the counts it needs are
+    known in advance: a first pass reads only the blocks that hold an occurrence (their values),
+    and one full pass then counts, with the top-level bins, the finer bins of exactly those
+    values (a value's bins follow from its bits). :func:`evaluate_blockwise`, which also needs
+    the order statistics of the prediction–area plot, makes 2 or 3 full passes.
+
+    Parameters
+    ----------
+    layers
+        2-D ``(y, x)`` layers with a CRS, by name; NumPy-backed layers are chunked first.
+    occurrences
+        Known occurrences (any CRS).
+
+    Returns
+    -------
+    dict
+        ROC AUC by name (0.5 = random, 1 = perfect), equal to ``roc_auc(layer, occurrences)``.
+
+    Raises
+    ------
+    InputError
+        A layer not 2-D, no occurrence on a valid pixel, or a layer with no valid pixel.
+    """
+    grids: dict[str, _BlockwiseBackground] = {}
+    tasks: dict[str, Callable[[], Any]] = {}
+    for name, layer in layers.items():
+        if layer.ndim != 2 or set(layer.dims) != {"y", "x"}:
+            raise InputError(f"layer {name!r} must be 2-D (y, x) to evaluate, has {layer.dims}")
+        layer = layer.transpose("y", "x")
+        if layer.chunks is None:
+            layer = layer.chunk("auto")
+        grid = grids[name] = _BlockwiseBackground(layer.data, top_first=False)
+        cells = locate_occurrences(layer, occurrences)
+        grid.want(cells)
+
+        def task(grid=grid, cells=cells, name=name) -> float:  # type: ignore[no-untyped-def]
+            sampled = grid.sample(cells)
+            values = sampled[np.isfinite(sampled)]
+            if values.size == 0:
+                _warn_unused(cells.report(sampled), stacklevel=4)
+                raise InputError(
+                    f"no occurrence falls on a pixel of layer {name!r} with a value; check the "
+                    "occurrences' CRS and extent"
+                )
+            below, ties = grid.less_equal(values)  # the one full pass
+            if grid.n == 0:  # pragma: no cover - an occurrence on a valid pixel makes n >= 1
+                raise InputError(f"layer {name!r} has no valid pixels to evaluate")
+            _warn_unused(cells.report(sampled), stacklevel=4)
+            return float(np.mean((below + 0.5 * ties) / grid.n))
+
+        tasks[name] = task
+    return _resolve(tasks, list(grids.values()))
 
 
 def _blockwise_evaluation(grid: _BlockwiseBackground, cells: OccurrenceCells, name: str, what: str,

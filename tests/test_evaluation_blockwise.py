@@ -11,7 +11,9 @@ import pytest
 from dask.callbacks import Callback
 from shapely.geometry import Point
 
-from geosurvey.evaluation import evaluate, evaluate_blockwise
+from geosurvey import evaluation
+from geosurvey.errors import InputError
+from geosurvey.evaluation import evaluate, evaluate_blockwise, roc_auc, roc_auc_blockwise
 from geosurvey.prospectivity import parse_recipe
 from geosurvey.runner import _run, evaluate_run, score_evidence
 from geosurvey.testing import grid_like
@@ -87,6 +89,53 @@ def test_blockwise_counting_paths_give_the_same_numbers(block) -> None:
         found, _ = evaluate_blockwise({"s": score.chunk({"y": block, "x": block})}, occ)
     assert a.to_dict() == found["s"].to_dict()
     assert a.roc_auc == found["s"].roc_auc
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_roc_auc_blockwise_equals_roc_auc_in_one_full_pass(dtype, monkeypatch) -> None:
+    """The same float as the in-memory ROC AUC (ties, -0, extremes, NaN, inf, occurrences off
+    the grid and on nodata, with the same warnings), from a pass over only the blocks holding
+    an occurrence and then one full pass, whatever the number of levels (2 for float32, 4 for
+    float64)."""
+    v = _grid(dtype)
+    score = grid_like(v, name="s")
+    rows, cols = RNG.integers(0, 97, 30), RNG.integers(0, 40, 30)  # the left half of the grid
+    rows[:3], cols[:3] = 2, 3  # on the tied block
+    occ = _points(score, rows, cols)
+    off = gpd.GeoDataFrame(geometry=[Point(float(score.x[0]) - 1e4, float(score.y[0]))], crs=occ.crs)
+    occ = gpd.GeoDataFrame(geometry=list(occ.geometry) + list(off.geometry), crs=occ.crs)
+    calls: list[bool] = []  # one per block read: did it count (True) or only sample (False)?
+    original = evaluation._block_pass
+
+    def counting(block, offset, requests, *args):
+        calls.append(bool(requests))
+        return original(block, offset, requests, *args)
+
+    monkeypatch.setattr(evaluation, "_block_pass", counting)
+    chunked = score.chunk({"y": 20, "x": 17})  # 5 x 5 blocks
+    with warnings.catch_warnings(record=True) as w_blk:
+        warnings.simplefilter("always")
+        found = roc_auc_blockwise({"s": chunked}, occ)
+    with warnings.catch_warnings(record=True) as w_mem:
+        warnings.simplefilter("always")
+        expected = roc_auc(score, occ)
+    assert found["s"] == expected  # the same float
+    assert [str(w.message) for w in w_blk] == [str(w.message) for w in w_mem]
+    assert any("outside the grid" in str(w.message) for w in w_blk)
+    holding = {(int(r) // 20, int(c) // 17) for r, c in zip(rows, cols, strict=True)}
+    assert calls == [False] * len(holding) + [True] * 25  # sampled blocks, then one full pass
+    assert len(holding) < 25
+
+
+def test_roc_auc_blockwise_refuses_occurrences_on_no_value() -> None:
+    v = np.full((30, 30), np.nan, dtype=np.float32)
+    v[:, 15:] = 1.0
+    score = grid_like(v, name="s")
+    occ = _points(score, [3, 4], [2, 5])  # both on nodata
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InputError, match="no occurrence falls on a pixel of layer 's'"):
+            roc_auc_blockwise({"s": score.chunk(10)}, occ)
 
 
 def test_blockwise_evaluate_switch_and_modal_value() -> None:

@@ -600,16 +600,15 @@ def _evaluate_large(score: xr.DataArray, mus: Mapping[str, xr.DataArray],
                     occurrences: gpd.GeoDataFrame | None) -> dict[str, Any]:
     """The jobs of :func:`evaluate_run` for a grid above :data:`EVALUATE_TASK_MAX_PIXELS`, with
     memory bounded by a block (same numbers)."""
-    from geosurvey.evaluation import evaluate_blockwise
+    from geosurvey.evaluation import evaluate_blockwise, roc_auc_blockwise
 
-    grids = {"score": score.rename("score")}
-    if occurrences is not None:
-        grids.update({f"layer:{spec.layer}": mus.get(spec.layer, layers[spec.layer])
-                      for spec in recipe.evidence})  # fmt: skip
-    evaluations, modal = evaluate_blockwise(grids, occurrences, modal_share=FLAT_SHARE)
-    found: dict[str, Any] = {"flat": _flat_blockwise(score, mus, modal["score"])}
-    for name, ev in evaluations.items():
-        found[name] = ev if name == "score" else ev.roc_auc
+    evaluations, modal = evaluate_blockwise({"score": score.rename("score")}, occurrences,
+                                            modal_share=FLAT_SHARE)  # fmt: skip
+    found: dict[str, Any] = {"flat": _flat_blockwise(score, mus, modal["score"]), **evaluations}
+    if occurrences is not None:  # the layers' AUCs alone: little more than one pass each
+        ranked = {spec.layer: mus.get(spec.layer, layers[spec.layer]) for spec in recipe.evidence}
+        aucs = roc_auc_blockwise(ranked, occurrences)
+        found.update({f"layer:{name}": auc for name, auc in aucs.items()})
     return found
 
 
