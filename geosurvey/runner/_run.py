@@ -90,7 +90,9 @@ TARGET_MIN_KM2 = 0.25
 TARGET_MAX_SIDE = 4096
 #: Grids of at most this many pixels are evaluated in one task each (about 24 bytes a pixel: a
 #: float copy, its sorted valid values, masks); larger ones block by block
-#: (:func:`geosurvey.evaluation.evaluate_blockwise`: the same numbers, memory one block a task).
+#: (:func:`geosurvey.evaluation.evaluate_blockwise` for the score and
+#: :func:`~geosurvey.evaluation.roc_auc_blockwise` for the layers: the same numbers, memory one
+#: block a task).
 EVALUATE_TASK_MAX_PIXELS = 64_000_000
 #: The evidence layers (and the score) are kept in memory (``persist``) only when they fit in this
 #: share of the memory of the Dask workers (the machine's, without a cluster): Dask starts
