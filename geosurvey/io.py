@@ -28,6 +28,7 @@ from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
 
 __all__ = [
+    "COG_PREDICTOR",
     "COG_WHOLE_BYTES",
     "GDAL_CACHE_MIB",
     "atomic_path",
@@ -367,7 +368,7 @@ def write_cog(
         :func:`~geosurvey.evidence.categorical_raster`) when ``nodata`` is NaN. ``None`` writes
         no nodata value.
     compress
-        GDAL compression.
+        GDAL compression (lossless), with the predictor :data:`COG_PREDICTOR`.
     blocksize
         Internal tile size in pixels.
     overwrite
@@ -435,6 +436,7 @@ def _to_cog(
         tmp,
         driver="COG",
         compress=compress.upper(),
+        predictor=COG_PREDICTOR,
         blocksize=blocksize,
         tags=tags,
         overviews="AUTO",
@@ -442,6 +444,13 @@ def _to_cog(
         windowed=False,  # numpy: one write (windowed writes are ~25x slower); Dask: stored chunk by chunk
     )
 
+
+#: The COGs' TIFF predictor: GDAL's choice, horizontal differencing (2) for integers and the
+#: floating-point predictor (3) for floats. Lossless; on smooth float32 layers (memberships,
+#: scores) the files are 20-60 % smaller and DEFLATE writes them 15-30 % faster than without a
+#: predictor (4000² float32, level 6: 26.6 against 65.6 MiB, 1.25 against 1.78 s; with 1 % noise
+#: 54 against 67 MiB). GDAL and libtiff have read both since long before COG existed.
+COG_PREDICTOR = "YES"
 
 #: Layers up to this many bytes are written by one task that holds the whole array (one GDAL
 #: write, the fastest); larger ones chunk by chunk, so that no task holds more than a chunk.
@@ -562,7 +571,7 @@ def _write_cog_parts(written: list[tuple[Path, tuple[int, int, int, int]]], path
         mosaic.write_text(vrt, encoding="utf-8")
         with atomic_path(path) as tmp:
             rasterio.shutil.copy(mosaic, tmp, driver="COG", COMPRESS=compress.upper(),
-                                 BLOCKSIZE=blocksize, OVERVIEWS="AUTO",
+                                 PREDICTOR=COG_PREDICTOR, BLOCKSIZE=blocksize, OVERVIEWS="AUTO",
                                  OVERVIEW_RESAMPLING=resampling.upper())
     finally:
         shutil.rmtree(parts, ignore_errors=True)

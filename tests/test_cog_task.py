@@ -34,6 +34,7 @@ def _read(path: Path) -> dict:
             "tags": src.tags(), "nodata": src.nodata, "profile_transform": src.transform,
             "crs": src.crs, "overviews": src.overviews(1), "description": src.descriptions,
             "layout": src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"), "blocks": src.block_shapes,
+            "predictor": src.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR"),
         }
 
 
@@ -57,10 +58,33 @@ def test_task_writes_what_write_cog_writes(
         assert np.isnan(a.pop("nodata")) and np.isnan(b.pop("nodata"))
     assert a == b
     assert b["layout"] == "COG" and b["tags"]["units"] == "m" and "_FillValue" not in b["tags"]
+    assert b["predictor"] == "3"  # floating-point predictor, both ways of writing
     assert b["tags"]["TIFFTAG_COPYRIGHT"] == "Someone, CC BY 4.0"
     with rasterio.open(tmp_path / "task.tif") as src:  # the hole is the nodata value, as declared
         hole = src.read(1)[:50, :70]
         assert (np.isnan(hole) if np.isnan(nodata) else hole == nodata).all()
+
+
+@pytest.mark.parametrize("whole_bytes", [gio.COG_WHOLE_BYTES, 0])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16", "uint8"])
+def test_cogs_are_lossless_with_their_predictor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_bytes: int, dtype: str
+) -> None:
+    """Every pixel reads back as written, with the predictor GDAL picks for the type (3 for
+    floats, 2 for integers), written whole or from parts."""
+    monkeypatch.setattr(gio, "COG_WHOLE_BYTES", whole_bytes)
+    da = _layer(nodata_hole=False)
+    values = da.values
+    if dtype.startswith(("int", "uint")):
+        values = (values * 200).astype(dtype)
+    else:
+        values = (np.sin(values * 6) * 1e3).astype(dtype)  # mantissas in use to the last bit
+    da = da.copy(data=dask.array.from_array(values, chunks=(256, 300)))
+    (path,) = dask.compute(gio.write_cog_task(da, tmp_path / "layer.tif", nodata=None))
+    with rasterio.open(path) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == ("3" if dtype.startswith("float") else "2")
+        assert src.dtypes[0] == dtype
+        np.testing.assert_array_equal(src.read(1), values)
 
 
 def test_task_refuses_what_write_cog_refuses(tmp_path: Path) -> None:
