@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 
 import dask
@@ -188,12 +189,34 @@ def test_write_catalog_is_self_contained_and_valid(demo):
         for asset in doc.get("assets", {}).values():
             assert not asset["href"].startswith("/"), asset["href"]
             assert (item_path.parent / asset["href"]).is_file()
-    # the source COGs sat outside the catalogue folder: they were copied in
+    # the source COGs sat outside the catalogue folder: they were linked (or copied) in
     assert (root / "demo-magnetic" / "magnetic" / "mag_tmi.tif").is_file()
     coll = pystac.Collection.from_file(str(root / "demo-radiometric" / "collection.json"))
     assert coll.extent.temporal.intervals[0][0] == T0
     ids = validate_stac(cat)
     assert {"demo", "scene", "magnetic", "radiometric"} <= set(ids)
+
+
+def test_write_catalog_links_assets_on_the_same_file_system_and_copies_across(tmp_path, demo):
+    """An asset outside the catalogue folder is copied by default; with ``link`` it is a hard
+    link when both are on one file system (one file on disk), a copy on another (tmpfs
+    /dev/shm, a real second file system here)."""
+    item = demo["items"][1]
+    src = Path(item.assets["mag_tmi"].get_absolute_href())
+    out = write_catalog([item], tmp_path / "copy", catalog_id="c", description="d")
+    assert next(out.parent.rglob("mag_tmi.tif")).stat().st_ino != src.stat().st_ino  # default
+    out = write_catalog([item], tmp_path / "linked", catalog_id="c", description="d", link=True)
+    linked = next(out.parent.rglob("mag_tmi.tif"))
+    assert linked.stat().st_ino == src.stat().st_ino and src.stat().st_nlink >= 2
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system (/dev/shm) to copy across to")
+    with tempfile.TemporaryDirectory(dir=shm) as other:
+        out = write_catalog([item], Path(other) / "copied", catalog_id="c", description="d",
+                            link=True)
+        copied = next(out.parent.rglob("mag_tmi.tif"))
+        assert copied.stat().st_ino != src.stat().st_ino
+        assert copied.read_bytes() == src.read_bytes()
 
 
 def _saved_item(demo, item_id: str) -> dict:

@@ -51,6 +51,9 @@ def test_assets_carry_the_cogs_own_units_thumbnail_and_manifest(run_folder, tmp_
     assert manifest["roles"] == ["metadata"]
     assert (item_path.parent / manifest["href"]).read_bytes() == (run_folder / "manifest.json").read_bytes()
     assert validate_stac(pystac.Item.from_file(str(item_path))) == ["stac-area-stac-recipe"]
+    # the COGs are the run's own, on its file system: linked, not a second copy on disk
+    score = item_path.parent / doc["assets"]["score"]["href"]
+    assert score.stat().st_ino == (run_folder / "score.tif").stat().st_ino
 
 
 def test_bad_arguments_write_nothing(run_folder, tmp_path):

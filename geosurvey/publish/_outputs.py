@@ -144,4 +144,5 @@ def write_outputs_catalog(
             title=f"geosurvey outputs for {area_id}",
             description=description
             or f"Prospectivity outputs of geosurvey for survey area {area_id} (recipe {recipe}).",
+            link=True,  # the run's own COGs, written atomically: linked, not copied
         )
