@@ -35,6 +35,7 @@ N          run           Mpixel/s    peak worker     workers lost  read+write ba
 1024       8.8 s         0.12        734 MiB         0             0.58 s, 1.80 Mpx/s
 4000       77-80 s       0.20        1974-1994 MiB   0             7.1-10.0 s, 1.6-2.3 Mpx/s
 20,000     1411 s        0.28        3457 MiB        0             205 s, 1.95 Mpx/s (868 MiB)
+20,000     1130 s        0.35        n/a             0             (as above)
 =========  ============  ==========  ==============  ============  ==========================
 
 At N = 20,000 (2026-12-02, commit 6eb175b, the machine otherwise idle): the run took 23.5 min, 6.9x the plain read-and-write pass
@@ -62,6 +63,15 @@ took 1050 s (evidence 325 s, score 0.1 s, evaluation 336 s, outputs 388 s), and 
 process, which holds the LocalCluster's scheduler too, peaked at 1304 MiB resident (sampled
 every 0.5 s: 496 MiB after the evidence, 1244 MiB during the evaluation): the 5 GB seen in
 this benchmark's process is not the run's.
+On 2026-12-03 (machine otherwise idle, the same data): at 1cf4b73 (faster block-wise counting
+and merging) the batch took 1334 s (run 1299 s: evidence 426 s, score 0.5 s, evaluation 389 s,
+outputs 483 s), peak worker 2893 MiB, no large-graph warning, 0 lost, AUC 0.874; at aca9bc9 (the
+layers' AUCs by :func:`geosurvey.evaluation.roc_auc_blockwise`, little more than one pass each
+instead of 2-3, and the COGs written with GDAL's floating-point predictor) the run took 1130 s:
+evidence 392 s, score 0.1 s, evaluation 231 s, outputs 504 s; AUC 0.874, best layer swir22_mu
+0.758 as before. The outputs stage is now the longest; at 9000² its largest part was the
+single-threaded assembly of the COGs from their parts (GDAL's COG driver). Since 5cfdb55 the
+outputs catalogue hard-links the COGs instead of copying them (6 GB at this size); not re-measured.
 The earlier attempt (2026-12-01, evidence kept lazy and computed again by every stage) was
 stopped after 33 min in its web map, its evaluation alone taking 843 s.
 """
