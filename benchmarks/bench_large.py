@@ -35,7 +35,7 @@ N          run           Mpixel/s    peak worker     workers lost  read+write ba
 1024       8.8 s         0.12        734 MiB         0             0.58 s, 1.80 Mpx/s
 4000       77-80 s       0.20        1974-1994 MiB   0             7.1-10.0 s, 1.6-2.3 Mpx/s
 20,000     1411 s        0.28        3457 MiB        0             205 s, 1.95 Mpx/s (868 MiB)
-20,000     1130 s        0.35        n/a             0             (as above)
+20,000     1189 s        0.34        2935 MiB        0             256 s, 1.56 Mpx/s (866 MiB)
 =========  ============  ==========  ==============  ============  ==========================
 
 At N = 20,000 (2026-12-02, commit 6eb175b, the machine otherwise idle): the run took 23.5 min, 6.9x the plain read-and-write pass
@@ -69,7 +69,8 @@ outputs 483 s), peak worker 2893 MiB, no large-graph warning, 0 lost, AUC 0.874;
 layers' AUCs by :func:`geosurvey.evaluation.roc_auc_blockwise`, little more than one pass each
 instead of 2-3, and the COGs written with GDAL's floating-point predictor) the run took 1130 s:
 evidence 392 s, score 0.1 s, evaluation 231 s, outputs 504 s; AUC 0.874, best layer swir22_mu
-0.758 as before. The outputs stage is now the longest; at 9000² its largest part was the
+0.758 as before (the batch 1189 s, peak worker 2935 MiB; its baseline took 256 s, against
+205 s before, writing with the predictor: not looked into). The outputs stage is now the longest; at 9000² its largest part was the
 single-threaded assembly of the COGs from their parts (GDAL's COG driver). Since 5cfdb55 the
 outputs catalogue hard-links the COGs instead of copying them (6 GB at this size); not re-measured.
 The earlier attempt (2026-12-01, evidence kept lazy and computed again by every stage) was
