@@ -855,6 +855,14 @@ def _resolve(tasks: Mapping[str, Callable[[], Any]], grids: Sequence[_BlockwiseB
             g.take(requests, result)
 
 
+def _chunked_layer(name: str, layer: xr.DataArray) -> xr.DataArray:
+    """A layer checked for the block-wise evaluations: 2-D ``(y, x)``, Dask-backed."""
+    if layer.ndim != 2 or set(layer.dims) != {"y", "x"}:
+        raise InputError(f"layer {name!r} must be 2-D (y, x) to evaluate, has {layer.dims}")
+    layer = layer.transpose("y", "x")
+    return layer.chunk("auto") if layer.chunks is None else layer
+
+
 def evaluate_blockwise(
     layers: Mapping[str, xr.DataArray],
     occurrences: gpd.GeoDataFrame | None,
@@ -905,11 +913,7 @@ def evaluate_blockwise(
     tasks: dict[str, Callable[[], Any]] = {}
     options = {"fractions": fractions, "bootstrap": bootstrap, "confidence": confidence, "seed": seed}
     for name, layer in layers.items():
-        if layer.ndim != 2 or set(layer.dims) != {"y", "x"}:
-            raise InputError(f"layer {name!r} must be 2-D (y, x) to evaluate, has {layer.dims}")
-        layer = layer.transpose("y", "x")
-        if layer.chunks is None:
-            layer = layer.chunk("auto")
+        layer = _chunked_layer(name, layer)
         grid = grids[name] = _BlockwiseBackground(layer.data)
         if occurrences is not None:
             cells = locate_occurrences(layer, occurrences)
@@ -973,11 +977,7 @@ def roc_auc_blockwise(
     grids: dict[str, _BlockwiseBackground] = {}
     tasks: dict[str, Callable[[], Any]] = {}
     for name, layer in layers.items():
-        if layer.ndim != 2 or set(layer.dims) != {"y", "x"}:
-            raise InputError(f"layer {name!r} must be 2-D (y, x) to evaluate, has {layer.dims}")
-        layer = layer.transpose("y", "x")
-        if layer.chunks is None:
-            layer = layer.chunk("auto")
+        layer = _chunked_layer(name, layer)
         grid = grids[name] = _BlockwiseBackground(layer.data, top_first=False)
         cells = locate_occurrences(layer, occurrences)
         grid.want(cells)
