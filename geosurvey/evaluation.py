@@ -972,7 +972,7 @@ def roc_auc_blockwise(
     Raises
     ------
     InputError
-        A layer not 2-D, no occurrence on a valid pixel, or a layer with no valid pixel.
+        A layer not 2-D, or no occurrence on a pixel with a value.
     """
     grids: dict[str, _BlockwiseBackground] = {}
     tasks: dict[str, Callable[[], Any]] = {}
@@ -984,17 +984,15 @@ def roc_auc_blockwise(
 
         def task(grid=grid, cells=cells, name=name) -> float:  # type: ignore[no-untyped-def]
             sampled = grid.sample(cells)
-            values = sampled[np.isfinite(sampled)]
+            values, report = sampled[np.isfinite(sampled)], cells.report(sampled)
             if values.size == 0:
-                _warn_unused(cells.report(sampled), stacklevel=4)
+                _warn_unused(report, stacklevel=4)
                 raise InputError(
                     f"no occurrence falls on a pixel of layer {name!r} with a value; check the "
                     "occurrences' CRS and extent"
                 )
-            below, ties = grid.less_equal(values)  # the one full pass
-            if grid.n == 0:  # pragma: no cover - an occurrence on a valid pixel makes n >= 1
-                raise InputError(f"layer {name!r} has no valid pixels to evaluate")
-            _warn_unused(cells.report(sampled), stacklevel=4)
+            below, ties = grid.less_equal(values)  # the one full pass (n >= 1: values exist)
+            _warn_unused(report, stacklevel=4)
             return float(np.mean((below + 0.5 * ties) / grid.n))
 
         tasks[name] = task

@@ -136,6 +136,10 @@ def test_roc_auc_blockwise_refuses_occurrences_on_no_value() -> None:
         warnings.simplefilter("ignore")
         with pytest.raises(InputError, match="no occurrence falls on a pixel of layer 's'"):
             roc_auc_blockwise({"s": score.chunk(10)}, occ)
+        off = gpd.GeoDataFrame(geometry=[Point(float(score.x[0]) - 1e4, float(score.y[0]))],
+                               crs=occ.crs)  # off the grid: no block to read at all
+        with pytest.raises(InputError, match="no occurrence falls on a pixel of layer 's'"):
+            roc_auc_blockwise({"s": score.chunk(10)}, off)
 
 
 def test_blockwise_evaluate_switch_and_modal_value() -> None:
