@@ -449,7 +449,8 @@ def _to_cog(
 #: floating-point predictor (3) for floats. Lossless; on smooth float32 layers (memberships,
 #: scores) the files are 20-60 % smaller and DEFLATE writes them 15-30 % faster than without a
 #: predictor (4000² float32, level 6: 26.6 against 65.6 MiB, 1.25 against 1.78 s; with 1 % noise
-#: 54 against 67 MiB). GDAL and libtiff have read both since long before COG existed.
+#: 54 against 67 MiB). On pure white noise it costs time instead (3000² uniform noise: 1.12
+#: against 0.78 s, 5 % smaller). GDAL and libtiff have read both since long before COG existed.
 COG_PREDICTOR = "YES"
 
 #: Layers up to this many bytes are written by one task that holds the whole array (one GDAL
