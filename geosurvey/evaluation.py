@@ -762,14 +762,13 @@ class _BlockwiseBackground:
         # once, so one pass brings every level (a bin no pixel falls in comes back empty)
         missing = False
         for key in keys:
-            for level in range(self.levels):
-                prefix = key >> (self.nbits - _DIGIT_BITS * level) if level else 0
-                missing |= self._bin(level, prefix) is None
+            for bin_ in self._path(key):
+                missing |= self._bin(*bin_) is None
         if missing:
             raise _Missing
         for i, key in enumerate(keys):
-            prefix, below = 0, 0
-            for level in range(self.levels):
+            below = 0
+            for level, prefix in self._path(key):
                 digits, counts, cum = self.hist[(level, prefix)]
                 digit = (key >> (self.nbits - _DIGIT_BITS * (level + 1))) & (_DIGITS - 1)
                 pos = int(np.searchsorted(digits, digit))
@@ -778,9 +777,13 @@ class _BlockwiseBackground:
                     break  # no pixel shares this prefix: nothing is equal
                 if level == self.levels - 1:
                     equal[i] = counts[pos]
-                prefix = (prefix << _DIGIT_BITS) | digit
             less[i] = below
         return less, equal
+
+    def _path(self, key: int) -> list[tuple[int, int]]:
+        """The (level, prefix) bins a key falls in, from the top: its leading 0, 16, 32, ... bits."""
+        return [(level, key >> (self.nbits - _DIGIT_BITS * level) if level else 0)
+                for level in range(self.levels)]  # fmt: skip
 
     def order(self, ranks: np.ndarray) -> np.ndarray:
         """The valid pixels' values at 0-based ``ranks`` of the ascending order."""
