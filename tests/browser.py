@@ -39,6 +39,7 @@ __all__ = [
     "chromium_page",
     "image_stats",
     "open_local_html",
+    "popup_text",
     "screenshot_not_blank",
 ]
 
@@ -177,6 +178,19 @@ def chromium_page(chromium: Browser) -> Iterator[Callable[..., tuple[Page, list[
     yield open_
     for page in pages:
         page.context.close()
+
+
+def popup_text(page: Page, timeout_ms: float = 5_000) -> str:
+    """The text of the one open Leaflet popup, read once any popup that is closing has gone.
+
+    Leaflet keeps a closed popup in the page for 200 ms while it fades out (``fadeAnimation``), so
+    right after a second popup opens the page holds two ``.leaflet-popup-content`` elements and the
+    first of them is the old one: reading "the" popup then gives the previous popup's text.
+    """
+    page.wait_for_function(
+        "document.querySelectorAll('.leaflet-popup').length === 1", timeout=timeout_ms
+    )
+    return page.locator(".leaflet-popup-content").inner_text()
 
 
 def image_stats(png: bytes) -> dict[str, float]:

@@ -30,7 +30,7 @@ from geosurvey.errors import CRSError, GeometryError, InputError, OutputError
 from geosurvey.publish import TEXT, raster_image, save_web_map, web_map
 from geosurvey.publish._assets import leaflet_css, leaflet_js
 
-from browser import chromium_executable, image_stats, screenshot_not_blank
+from browser import chromium_executable, image_stats, popup_text, screenshot_not_blank
 from conftest import require_shared
 
 CRS = "EPSG:32635"  # UTM 35N (northern Finland): a projected grid CRS like the survey areas'
@@ -456,13 +456,13 @@ def test_popups_render_user_text_as_text(chromium_page, saved_maps):
     markers = page.locator("path.gs-occurrences")
     for k in range(markers.count()):
         markers.nth(k).click()
-        content = page.locator(".leaflet-popup-content")
-        if XSS in content.inner_text():
+        content = popup_text(page)
+        if XSS in content:
             break
     else:
         pytest.fail("no popup showed the occurrence named like a script")
     assert page.locator(".leaflet-popup-content script").count() == 0
-    assert "Fe" in content.inner_text() and TEXT["en"]["commodity"] in content.inner_text()
+    assert "Fe" in content and TEXT["en"]["commodity"] in content
     assert console_errors == [] and failed == []  # no alert() dialog ran
 
 
@@ -479,7 +479,7 @@ def test_survey_areas_are_styled_by_status_with_bilingual_popups(chromium_page, 
     page.get_by_label(TEXT["ja"]["score"]).uncheck()  # nothing above the polygons but their edges
     box = amended.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    popup = page.inner_text(".leaflet-popup-content")
+    popup = popup_text(page)
     for expected in ("Pajala iron", "パヤラ 鉄", TEXT["ja"]["status_amended"], "SE, FI", "Fe",
                      "JP", "2025-10-28", TEXT["ja"]["approval_stale"], TEXT["ja"]["approval_valid"]):
         assert expected in popup, expected
@@ -551,7 +551,7 @@ def test_survey_areas_from_a_real_registry(chromium_page, tmp_path):
     boxes = [page.locator("path.gs-status-proposed").nth(k).bounding_box() for k in range(2)]
     box = next(b for b in boxes if b and b["width"] > 0 and 0 < b["x"] < 1280 and 0 < b["y"] < 800)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    popup = page.inner_text(".leaflet-popup-content")
+    popup = popup_text(page)
     expected_commodities = layer.set_index("id").loc["ivanpah", "commodities_ja"]
     for expected in ("Ivanpah <REE>", "アイバンパ", TEXT["ja"]["status_proposed"], expected_commodities,
                      TEXT["ja"]["pending_parties"], "JP", TEXT["ja"]["approval_valid"]):
