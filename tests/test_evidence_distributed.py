@@ -3,12 +3,14 @@ block functions and features travel to the workers and give the same answers as 
 
 from __future__ import annotations
 
+import dask
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
 import geosurvey.evidence as ev
 from geosurvey.io import read_raster
+from geosurvey.scheduler import current_client, worker_memory_limits
 from geosurvey.testing import grid_like
 
 from conftest import require_shared
@@ -58,10 +60,14 @@ def test_a_whole_grid_step_too_big_for_the_workers_fails_early_with_the_numbers(
     from geosurvey.errors import ClusterError
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, memory_limit="64MiB",
-                      dashboard_address=None) as cluster, Client(cluster):
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        assert current_client() is client and worker_memory_limits() == [64 * 2**20]
         grid = grid_like(np.zeros((1024, 1024), dtype="float32"), chunks=256, units="nT")
         with pytest.raises(ClusterError) as info:
             ev.tilt_derivative(grid)
+        with dask.config.set(scheduler="threads"):  # the client is open but Dask computes in threads
+            assert current_client() is None and worker_memory_limits() == []
+            assert ev.tilt_derivative(grid).chunks is not None
     message = str(info.value)
     need = float(re.search(r"needs about ([0-9.]+) GiB", message).group(1))
     assert need == pytest.approx(1024 * 1024 * 150 / 2**30, abs=0.05)

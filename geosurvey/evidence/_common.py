@@ -19,6 +19,7 @@ from pyproj import CRS
 from geosurvey import grid as _grid
 from geosurvey.errors import BandError, ClusterError, CRSError, InputError
 from geosurvey.grid import grid_crs
+from geosurvey.scheduler import worker_memory_limits
 
 __all__: list[str] = []
 
@@ -109,14 +110,7 @@ def check_whole_grid_memory(shape: tuple[int, int], step: str) -> int:
         If a worker's memory limit is below the need.
     """
     need = int(shape[0] * shape[1] * WHOLE_GRID_BYTES_PER_PIXEL)
-    try:
-        from distributed import get_client
-
-        client = get_client()
-    except (ImportError, ValueError):  # no distributed client: threads in this process
-        return need
-    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info().get("workers", {}).values()]
-    limits = [m for m in limits if m > 0]
+    limits = [m for m in worker_memory_limits() if m > 0]  # none: threads in this process
     if limits and min(limits) < need:
         raise ClusterError(
             f"{step} is a whole-grid step: it needs about {need / 2**30:.1f} GiB on one worker for "

@@ -35,6 +35,7 @@ from rasterio.enums import Resampling
 
 from geosurvey.errors import InputError
 from geosurvey.publish._raster import ColourScale, encode_png
+from geosurvey.scheduler import current_client
 
 __all__ = [
     "MAX_EMBEDDED_BYTES",
@@ -378,16 +379,6 @@ class TiledRaster:
         return int(count)
 
 
-def _on_cluster() -> bool:
-    try:
-        from distributed import default_client
-
-        default_client()
-    except (ImportError, ValueError):
-        return False
-    return True
-
-
 def tile_tasks(
     rasters: Sequence[tuple[TiledRaster, Path]], *, threads: int | None = None
 ) -> list[Any]:
@@ -405,7 +396,7 @@ def tile_tasks(
     threads
         Threads per task for warping and encoding (default: 1 on a cluster, else the CPU count).
     """
-    if threads is None and _on_cluster():
+    if threads is None and current_client() is not None:
         threads = 1
     return [
         dask.delayed(write_tiles, pure=False)(

@@ -14,6 +14,7 @@ from typing import Any
 import dask
 
 from geosurvey.errors import ClusterError, InputError
+from geosurvey.scheduler import current_client
 
 __all__ = ["compute_each", "dask_client", "describe_scheduler"]
 
@@ -103,7 +104,7 @@ def describe_scheduler(client: Any) -> str:
     runs areas on its client), else threads in this process.
     """
     if client is None:
-        client = _current_client()
+        client = current_client()
     if client is None:
         return "threads in this process"
     workers = client.scheduler_info().get("workers", {})
@@ -129,20 +130,8 @@ def compute_each(groups: Sequence[Sequence[Any]]) -> list[list[Any]]:
     list of list
         The computed values, group by group.
     """
-    client = _current_client()
+    client = current_client()
     if client is None:
         return [list(dask.compute(*group)) for group in groups]
     futures = [client.compute(list(group)) for group in groups]
     return [list(values) for values in client.gather(futures)]
-
-
-def _current_client() -> Any:
-    """The default distributed client Dask computes on now, or ``None``."""
-    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
-        return None
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):  # no client
-        return None

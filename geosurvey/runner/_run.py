@@ -58,6 +58,7 @@ from geosurvey.prospectivity import (
 )
 from geosurvey.provenance import manifest as write_manifest
 from geosurvey.runner._cluster import compute_each, dask_client, describe_scheduler
+from geosurvey.scheduler import worker_memory_limits
 from geosurvey.vectors import file_checksum, read_vector
 
 __all__ = [
@@ -404,15 +405,9 @@ def resolve_context(area: Any, recipe: Recipe, items: pystac.ItemCollection, *,
 def _worker_memory() -> int:
     """Bytes of memory the Dask work may use: the sum of the workers' limits with a distributed
     client, else this machine's memory."""
-    try:
-        from distributed import get_client
-
-        workers = get_client().scheduler_info().get("workers", {}).values()
-        limits = [w.get("memory_limit") or 0 for w in workers]
-        if limits and all(limits):
-            return int(sum(limits))
-    except (ImportError, ValueError):  # no distributed client: threads in this process
-        pass
+    limits = worker_memory_limits()
+    if limits and all(limits):
+        return sum(limits)
     from distributed.system import MEMORY_LIMIT  # the machine's (or its cgroup's) memory
 
     return int(MEMORY_LIMIT)

@@ -1,0 +1,51 @@
+"""Where Dask computes now: the distributed client in charge, if any, and its workers' memory.
+
+Every stage that adapts to the scheduler asks here, so that they all give one answer: the whole-grid
+memory check (:func:`geosurvey.evidence.check_whole_grid_memory`), how much a run may persist, how
+many threads a tile task uses, and how :func:`geosurvey.runner.compute_each` submits its groups. A
+distributed client counts only while Dask's ``scheduler`` setting leaves it in charge: inside
+``dask.config.set(scheduler="threads")`` the work runs in threads even with a client open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dask
+
+__all__ = ["current_client", "worker_memory_limits"]
+
+
+def current_client() -> Any:
+    """The default distributed client Dask computes on now, or ``None`` (threads in this process).
+
+    Returns
+    -------
+    distributed.Client or None
+        ``None`` without dask.distributed, without a client, or when Dask's ``scheduler`` setting
+        names another scheduler.
+    """
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):  # no client
+        return None
+
+
+def worker_memory_limits(client: Any = None) -> list[int]:
+    """The memory limit of each worker of ``client`` (default: :func:`current_client`), bytes.
+
+    Returns
+    -------
+    list of int
+        One entry per worker, ``0`` for a worker without a limit; empty without a client.
+    """
+    if client is None:
+        client = current_client()
+    if client is None:
+        return []
+    workers = client.scheduler_info().get("workers", {}).values()
+    return [int(w.get("memory_limit") or 0) for w in workers]
