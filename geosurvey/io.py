@@ -26,6 +26,7 @@ import xarray as xr
 
 from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
+from geosurvey.scheduler import current_client
 
 __all__ = [
     "COG_PREDICTOR",
@@ -355,6 +356,8 @@ def write_cog(
     as the declared ``nodata`` value itself, so a reader that honours the nodata value sees every
     hole. Overviews are resampled by the layer's nature (see :func:`overview_resampling_for`);
     GDAL leaves nodata pixels out of the average, so holes do not spread into the overviews.
+    Without a distributed client in charge GDAL compresses with every CPU of this machine; on a
+    cluster with the workers' ``GDAL_NUM_THREADS`` (unset: one thread per file).
 
     Parameters
     ----------
@@ -387,7 +390,7 @@ def write_cog(
     path = Path(path)
     out, tags, resampling = _cog_plan(da, path, nodata, overwrite, overview_resampling)
     with atomic_path(path) as tmp:
-        _to_cog(out, tmp, tags, compress, blocksize, resampling)
+        _to_cog(out, tmp, tags, compress, blocksize, resampling, _cog_threads())
     return path
 
 
@@ -430,7 +433,7 @@ def _cog_plan(
 
 def _to_cog(
     out: xr.DataArray, tmp: Path, tags: dict[str, str], compress: str, blocksize: int,
-    resampling: str,
+    resampling: str, threads: int | None,
 ) -> None:
     out.rio.to_raster(
         tmp,
@@ -442,7 +445,21 @@ def _to_cog(
         overviews="AUTO",
         overview_resampling=resampling.upper(),
         windowed=False,  # numpy: one write (windowed writes are ~25x slower); Dask: stored chunk by chunk
+        **({} if threads is None else {"num_threads": threads}),
     )
+
+
+def _cog_threads() -> int | None:
+    """The threads GDAL compresses a COG with (its ``NUM_THREADS``), decided where the graph is made.
+
+    Without a distributed client in charge (:func:`geosurvey.scheduler.current_client`), every CPU
+    of this machine: a COG's last step (compressing its tiles and overviews) is otherwise one
+    thread, the tail of a run's outputs (8192² float32, 2 CPUs: 9.7 against 6.6 s for one layer,
+    22.7 against 17.9 s for three). GDAL shares one pool of threads among the files it writes, so
+    layers written at once do not multiply them. On a cluster ``None``: a worker's own threads
+    are the parallelism, and the workers' ``GDAL_NUM_THREADS`` (unset: one thread) is left to rule.
+    """
+    return None if current_client() is not None else (os.cpu_count() or 1)
 
 
 #: The COGs' TIFF predictor: GDAL's choice, horizontal differencing (2) for integers and the
@@ -494,7 +511,8 @@ def write_cog_task(
     """
     path = Path(path).absolute()
     out, tags, resampling = _cog_plan(da, path, nodata, overwrite, overview_resampling)
-    options = {"tags": tags, "compress": compress, "blocksize": blocksize, "resampling": resampling}
+    options = {"tags": tags, "compress": compress, "blocksize": blocksize, "resampling": resampling,
+               "threads": _cog_threads()}
     chunked = (
         out.chunks is not None
         and out.nbytes > COG_WHOLE_BYTES
@@ -525,9 +543,9 @@ def write_cog_task(
 
 
 def _write_cog_whole(out: xr.DataArray, path: Path, *, tags: dict[str, str], compress: str,
-                     blocksize: int, resampling: str) -> Path:
+                     blocksize: int, resampling: str, threads: int | None) -> Path:
     with atomic_path(path) as tmp:
-        _to_cog(out, tmp, tags, compress, blocksize, resampling)
+        _to_cog(out, tmp, tags, compress, blocksize, resampling, threads)
     return path
 
 
@@ -548,7 +566,7 @@ def _write_cog_parts(written: list[tuple[Path, tuple[int, int, int, int]]], path
                      parts: Path, shape: tuple[int, int], transform: tuple[float, ...], crs: str,
                      dtype: str, nodata: float | None, description: str | None,
                      tags: dict[str, str], compress: str,
-                     blocksize: int, resampling: str) -> Path:
+                     blocksize: int, resampling: str, threads: int | None) -> Path:
     a, b, c, d, e, f = transform
     sources = "".join(
         f'<SimpleSource><SourceFilename relativeToVRT="1">{escape(part.name)}</SourceFilename>'
@@ -573,7 +591,8 @@ def _write_cog_parts(written: list[tuple[Path, tuple[int, int, int, int]]], path
         with atomic_path(path) as tmp:
             rasterio.shutil.copy(mosaic, tmp, driver="COG", COMPRESS=compress.upper(),
                                  PREDICTOR=COG_PREDICTOR, BLOCKSIZE=blocksize, OVERVIEWS="AUTO",
-                                 OVERVIEW_RESAMPLING=resampling.upper())
+                                 OVERVIEW_RESAMPLING=resampling.upper(),
+                                 **({} if threads is None else {"NUM_THREADS": threads}))
     finally:
         shutil.rmtree(parts, ignore_errors=True)
     return path

@@ -87,6 +87,27 @@ def test_cogs_are_lossless_with_their_predictor(
         np.testing.assert_array_equal(src.read(1), values)
 
 
+@pytest.mark.filterwarnings("ignore:Couldn't detect a suitable IP address:RuntimeWarning")
+def test_gdal_threads_change_no_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a client GDAL compresses with every CPU; on a cluster (a real worker process) with
+    the worker's one thread: whole or from parts, the files are the same bytes."""
+    from distributed import Client, LocalCluster
+
+    da = _layer()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster):
+        for whole_bytes in (gio.COG_WHOLE_BYTES, 0):
+            monkeypatch.setattr(gio, "COG_WHOLE_BYTES", whole_bytes)
+            dask.compute(gio.write_cog_task(da, tmp_path / f"cluster{whole_bytes}.tif"))
+    for whole_bytes in (gio.COG_WHOLE_BYTES, 0):
+        monkeypatch.setattr(gio, "COG_WHOLE_BYTES", whole_bytes)
+        dask.compute(gio.write_cog_task(da, tmp_path / f"threads{whole_bytes}.tif"))
+        threaded = (tmp_path / f"threads{whole_bytes}.tif").read_bytes()
+        assert threaded == (tmp_path / f"cluster{whole_bytes}.tif").read_bytes(), whole_bytes
+    gio.write_cog(da, tmp_path / "direct.tif")
+    assert (tmp_path / "direct.tif").read_bytes() == threaded
+
+
 def test_task_refuses_what_write_cog_refuses(tmp_path: Path) -> None:
     (tmp_path / "x.tif").write_bytes(b"")
     with pytest.raises(gio.OutputError, match="exists"):
