@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
@@ -23,6 +22,7 @@ import rasterio
 import rasterio.shutil
 import rioxarray
 import xarray as xr
+from affine import Affine
 
 from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
@@ -535,7 +535,7 @@ def write_cog_task(
             window = (int(row_offsets[iy]), int(col_offsets[ix]),
                       int(blocks.chunks[0][iy]), int(blocks.chunks[1][ix]))
             written.append(dask.delayed(_write_part, pure=False)(
-                chunk_tasks[iy, ix], parts / f"{iy}_{ix}.tif", window))
+                chunk_tasks[iy, ix], parts / f"{iy}_{ix}.tif", window, transform))
     return dask.delayed(_write_cog_parts, pure=False)(
         written, path, parts=parts, shape=out.shape, transform=tuple(transform)[:6],
         crs=out.rio.crs.to_wkt(), dtype=str(out.dtype), nodata=out.rio.nodata,
@@ -550,15 +550,21 @@ def _write_cog_whole(out: xr.DataArray, path: Path, *, tags: dict[str, str], com
 
 
 def _write_part(
-    block: np.ndarray, part: Path, window: tuple[int, int, int, int]
+    block: np.ndarray, part: Path, window: tuple[int, int, int, int], transform: Affine
 ) -> tuple[Path, tuple[int, int, int, int]]:
+    """Write one chunk as an uncompressed tiled GeoTIFF at its place on the grid.
+
+    The mosaic places the parts by their windows alone; the part's own geotransform is there so
+    that GDAL has no reason to warn (rasterio's ``NotGeoreferencedWarning``, which
+    ``warnings.catch_warnings`` could not silence reliably in a worker's threads).
+    """
     part.parent.mkdir(exist_ok=True)
     rows, cols = block.shape
-    with warnings.catch_warnings():  # a part has no georeferencing: the mosaic places it
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        with rasterio.open(part, "w", driver="GTiff", width=cols, height=rows, count=1,
-                           dtype=block.dtype, tiled=True, blockxsize=256, blockysize=256) as dst:
-            dst.write(block, 1)
+    row, col = window[:2]
+    with rasterio.open(part, "w", driver="GTiff", width=cols, height=rows, count=1,
+                       dtype=block.dtype, transform=transform @ Affine.translation(col, row),
+                       tiled=True, blockxsize=256, blockysize=256) as dst:
+        dst.write(block, 1)
     return part, window
 
 

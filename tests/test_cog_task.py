@@ -108,6 +108,25 @@ def test_gdal_threads_change_no_byte(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (tmp_path / "direct.tif").read_bytes() == threaded
 
 
+def test_parts_written_in_many_threads_raise_no_georeferencing_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part carries its window's geotransform, so GDAL has nothing to warn about. (Parts
+    without one were silenced by ``warnings.catch_warnings``, which threads undo for each other:
+    about every other write of these 1189 parts let a ``NotGeoreferencedWarning`` through.)"""
+    import warnings
+
+    monkeypatch.setattr(gio, "COG_WHOLE_BYTES", 0)
+    da = _layer().chunk(32)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        (path,) = dask.compute(gio.write_cog_task(da, tmp_path / "layer.tif"),
+                               scheduler="threads", num_workers=8)
+    assert [w for w in seen if issubclass(w.category, rasterio.errors.NotGeoreferencedWarning)] == []
+    with rasterio.open(path) as src:
+        np.testing.assert_array_equal(src.read(1), da.values)
+
+
 def test_task_refuses_what_write_cog_refuses(tmp_path: Path) -> None:
     (tmp_path / "x.tif").write_bytes(b"")
     with pytest.raises(gio.OutputError, match="exists"):
