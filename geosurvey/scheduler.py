@@ -1,9 +1,9 @@
 """Where Dask computes now: the distributed client in charge, if any, and its workers' memory.
 
-Every stage that adapts to the scheduler asks here, so that they all give one answer: the whole-grid
-memory check (:func:`geosurvey.evidence.check_whole_grid_memory`), how much a run may persist, how
-many threads a tile task uses, and how :func:`geosurvey.runner.compute_each` submits its groups. A
-distributed client counts only while Dask's ``scheduler`` setting leaves it in charge: inside
+Every stage that adapts to the scheduler asks here, so that they all give one answer: the
+whole-grid memory check of the FFT transforms, how much a run may persist, how many threads a
+tile or COG task uses, and how the runner submits its groups of work. A distributed client
+counts only while Dask's ``scheduler`` setting leaves it in charge: inside
 ``dask.config.set(scheduler="threads")`` the work runs in threads even with a client open.
 """
 
