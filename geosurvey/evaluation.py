@@ -925,19 +925,20 @@ def evaluate_blockwise(
                 if c is not None:
                     grid.want(c)  # read in the first pass, with the top-level counts
 
-            def task(grid=grid, cells=cells, held=held, name=name) -> Evaluation:  # type: ignore[no-untyped-def]
+            kept: dict[str, Evaluation] = {}
+
+            def task(grid=grid, cells=cells, held=held, name=name, kept=kept) -> Evaluation:  # type: ignore[no-untyped-def]
                 if grid.n == 0:
                     raise InputError(f"layer {name!r} has no valid pixels to evaluate")
-                # a task is tried again after each pass: its warnings are given once, when done
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    main = _blockwise_evaluation(grid, cells, name, "the evaluation", options)
-                    if held is not None:
-                        main = replace(main, held_out=_blockwise_evaluation(
-                            grid, held, name, "the held-out evaluation", options))  # fmt: skip
-                for w in caught:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                return main
+                # a task is tried again after each pass; an evaluation warns only once it is
+                # complete, so the main one is kept while the held-out one waits for its counts
+                # (warnings.catch_warnings would do it, but threads undo it for each other)
+                if "main" not in kept:
+                    kept["main"] = _blockwise_evaluation(grid, cells, name, "the evaluation", options)
+                if held is None:
+                    return kept["main"]
+                return replace(kept["main"], held_out=_blockwise_evaluation(
+                    grid, held, name, "the held-out evaluation", options))  # fmt: skip
 
             tasks[f"evaluate:{name}"] = task
         if modal_share is not None:

@@ -72,6 +72,27 @@ def test_blockwise_equals_in_memory_evaluation(dtype) -> None:
     assert b.capture_table[0.1] == top10
 
 
+def test_evaluations_in_threads_leave_the_warnings_machinery_as_it_was() -> None:
+    """A batch evaluates areas in threads of one process: no evaluation may swap the process's
+    warning filters or handler (``warnings.catch_warnings`` in threads leaves one thread's
+    recorder installed for good, and every later warning of the process lost in it)."""
+    import concurrent.futures
+
+    score = grid_like(_grid(np.float32), name="s").chunk({"y": 20, "x": 17})
+    rows, cols = RNG.integers(0, 97, 45), RNG.integers(0, 83, 45)
+    occ, held = _points(score, rows[:35], cols[:35]), _points(score, rows[35:], cols[35:])
+    handler, filters = warnings._showwarnmsg_impl, list(warnings.filters)  # type: ignore[attr-defined]
+
+    def evaluate_three_times(_: int) -> None:
+        for _ in range(3):
+            evaluate_blockwise({"s": score}, occ, held_out=held, bootstrap=200)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(evaluate_three_times, range(8)))
+    assert warnings._showwarnmsg_impl is handler  # type: ignore[attr-defined]
+    assert warnings.filters == filters
+
+
 @pytest.mark.parametrize("block", [300, 150, 64])
 def test_blockwise_counting_paths_give_the_same_numbers(block) -> None:
     """Blocks of more pixels than a level's bins are counted by bincount, smaller ones by
