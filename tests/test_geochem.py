@@ -220,6 +220,7 @@ def xr_points(values):
     return xr.DataArray(np.asarray(values), dims="pt")
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # the blocks' predictions warn of nothing
 def test_idw_and_spline_equal_independent_fits(synthetic_samples):
     gbox = GeoBox.from_bbox((400_000, 7_500_000, 430_000, 7_530_000), crs="EPSG:32635", resolution=1000)
     e, n = synthetic_samples.geometry.x.to_numpy(), synthetic_samples.geometry.y.to_numpy()

@@ -48,6 +48,7 @@ def _positives(layers, k: int = 20):
     return occurrence_cells(layers["a"], occ)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # NaN cells: no warning from any block
 def test_ensemble_mean_and_std_equal_members_refitted_independently():
     layers = _layers()
     stack = stack_layers(layers)

@@ -818,9 +818,8 @@ def geochem_anomaly(
     def predict(block_info=None):
         (r0, r1), (c0, c1) = block_info[None]["array-location"]
         gx, gy = np.meshgrid(xs[c0:c1], ys[r0:r1])
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The mindist parameter", category=FutureWarning)
-            pred = np.asarray(gridder.predict((gx, gy)), dtype="float64")
+        # no warnings.catch_warnings here: blocks run in threads, which undo it for each other
+        pred = np.asarray(gridder.predict((gx, gy)), dtype="float64")
         dist, _ = tree.query(np.column_stack([gx.ravel(), gy.ravel()]), distance_upper_bound=max_distance)
         return np.where(np.isfinite(dist).reshape(gx.shape), pred, np.nan).astype("float32")
 

@@ -64,10 +64,8 @@ class Ensemble:
         shape = block.shape[:-1]
         flat = block.reshape(-1, block.shape[-1])
         preds = np.stack([m.predict_proba(flat)[:, 1] for m in self.members])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
-            mean = np.mean(preds, axis=0)
-            std = np.std(preds, axis=0, ddof=1)
+        mean = np.mean(preds, axis=0)  # NaN cells stay NaN, without a warning (>= 2 members)
+        std = np.std(preds, axis=0, ddof=1)
         return mean.astype(np.float32).reshape(shape), std.astype(np.float32).reshape(shape)
 
     def predict_raster(self, stack: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
