@@ -38,8 +38,18 @@ The row's ``machine_speedup`` is the same 2 workers against 1 on a fixed numpy k
 on 1024² float32 blocks, no graph, no client work, nothing moving between workers): what this
 machine gives memory-bound work at all. Re-measured 2026-12-03 after the paletted tiles (the batch
 is faster: 1 worker 13.2-17.6 s, 2 workers 10.5-12.4 s): batch 1.24-1.42x, ceiling 1.40-1.55x,
-machine 1.36-1.61x in the same runs. A plain kernel in two processes does not reach 1.7x on
-these 2 vCPUs either (their memory bandwidth and the host's other load are shared).
+machine 1.36-1.61x in the same runs.
+
+Those runs were unfair to 2 workers: the 2-worker batch came first after the read-and-write
+warm-up, so both workers compiled the numba kernels and made their first imports inside its
+clock, and the 1-worker batch, second, found its worker warm (2026-12-03, later: workers' CPU
+19.2 s with 2 against 15.1 s with 1, speed-up 1.19x, while the kernel gave 1.74x). Since a coarse
+batch (8x the pixel size) warms both workers up first, the workers' CPU is the same either way
+(14.0 against 14.2 s) and the speed-up 1.50-1.56x (4 areas, ``max_concurrent`` 2 or 3; 8 areas:
+1.56x), machine 1.77-1.84x in the same runs. What is left is the client: the 1-worker batch
+already keeps 1.22-1.23 cores busy (``one_worker_cores_busy``: its worker, and beside it the
+runs' client-side stages and the scheduler, about 0.6 CPU s an area), so 2 workers on 2 cores can
+gain at most 2 / 1.22 = 1.63x. 1.7x needs a core for the client besides the workers' cores.
 """
 
 from __future__ import annotations
@@ -179,6 +189,9 @@ def measure(
         # imports on the workers before any clock starts (the first batch would pay them alone)
         for module in ("geosurvey.runner", "geosurvey.evidence", "geosurvey.publish"):
             client.run(importlib.import_module, module)
+        # and a coarse batch, so that both workers have compiled and cached what a run uses
+        # (numba kernels, lazy imports) before the 2-worker batch, as the 1-worker one has after it
+        _batch(data, out / "warm", client, resolution=resolution * 8, max_concurrent=max_concurrent)
         start = time.perf_counter()
         row["baseline_pixels"] = _read_write(data, out / "baseline", resolution, max_concurrent)
         row["baseline_s"] = time.perf_counter() - start
@@ -242,6 +255,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             "ok": m["ok"],
             "one_worker_client_cpu_s": m["one_cpu"]["client_cpu_s"],
             "one_worker_workers_cpu_s": m["one_cpu"]["workers_cpu_s"],
+            # cores the 1-worker batch keeps busy (its worker, and the client beside it): 2
+            # workers on `cores` cores can gain at most cores / this
+            "one_worker_cores_busy": sum(m["one_cpu"].values()) / m["one_s"],
         },
     ]
 

@@ -19,3 +19,4 @@ def test_batch_benchmark_quick() -> None:
     assert scaling["speedup"] == pytest.approx(scaling["baseline_s"] / scaling["geosurvey_s"])
     assert scaling["cores"] >= 1
     assert scaling["machine_speedup"] > 0
+    assert 0 < scaling["one_worker_cores_busy"] <= scaling["cores"] * 1.05  # CPU seconds / wall
