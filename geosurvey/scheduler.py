@@ -13,7 +13,7 @@ from typing import Any
 
 import dask
 
-__all__ = ["current_client", "worker_memory_limits"]
+__all__ = ["current_client", "on_worker", "worker_memory_limits"]
 
 
 def current_client() -> Any:
@@ -33,6 +33,18 @@ def current_client() -> Any:
         return default_client()
     except (ImportError, ValueError):  # no client
         return None
+
+
+def on_worker() -> bool:
+    """Whether this code runs in a task on a dask.distributed worker (where the worker's threads
+    are the parallelism, whatever :func:`current_client` says there)."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):  # not in a worker's task
+        return False
+    return True
 
 
 def worker_memory_limits(client: Any = None) -> list[int]:
