@@ -386,11 +386,12 @@ def _evaluate_values(
     confidence: float,
     seed: int,
     what: str,
+    warn_unused: bool,
 ) -> Evaluation:
     values, report = _sampled(array, cells)
     return _evaluation_of(values, report, background, cells.n_given, name=name, fractions=fractions,
                           bootstrap=bootstrap, confidence=confidence, seed=seed, what=what,
-                          stacklevel=5)  # fmt: skip
+                          warn_unused=warn_unused, stacklevel=5)  # fmt: skip
 
 
 def _evaluation_of(
@@ -405,10 +406,12 @@ def _evaluation_of(
     confidence: float,
     seed: int,
     what: str,
+    warn_unused: bool,
     stacklevel: int,
 ) -> Evaluation:
     if values.size == 0:
-        _warn_unused(report, what, stacklevel=stacklevel)
+        if warn_unused:
+            _warn_unused(report, what, stacklevel=stacklevel)
         raise InputError(
             f"no occurrence falls on a pixel with a score ({what}); check the occurrences' CRS "
             "and extent"
@@ -418,7 +421,8 @@ def _evaluation_of(
     terms = _auc_terms(background, values)
     prediction_area = _prediction_area(background, values, above)  # before the bootstrap: a
     # block-wise background may still need a pass for it
-    _warn_unused(report, what, stacklevel=stacklevel)  # the caller of evaluate
+    if warn_unused:
+        _warn_unused(report, what, stacklevel=stacklevel)  # the caller of evaluate
     table = {f: float(np.mean(above <= f)) for f in CAPTURE_FRACTIONS}
     hold = {p: float(above[max(0, math.ceil(p * n) - 1)]) for p in HOLD_SHARES}
     return Evaluation(
@@ -459,6 +463,7 @@ def evaluate(
     confidence: float = 0.95,
     seed: int = 0,
     blockwise: bool = False,
+    warn_unused: bool = True,
 ) -> Evaluation:
     """ROC AUC, capture table, success-rate and prediction–area data of ``score``, in one pass.
 
@@ -484,6 +489,11 @@ def evaluate(
     blockwise
         Read the score block by block in a few passes instead of whole (:func:`evaluate_blockwise`:
         the same numbers, memory bounded by a block), for grids too large for memory.
+    warn_unused
+        Warn when occurrences are left out (off the grid, on pixels without a score) or share a
+        pixel. Callers that say so themselves (cross-validation folds, background draws) pass
+        ``False``: never raising the warning is thread-safe, silencing it with
+        ``warnings.catch_warnings`` is not. :attr:`Evaluation.occurrences` has the counts either way.
 
     Returns
     -------
@@ -498,14 +508,15 @@ def evaluate(
     if blockwise:
         found, _ = evaluate_blockwise({str(score.name): score}, occurrences, fractions=fractions,
                                       held_out=held_out, bootstrap=bootstrap,
-                                      confidence=confidence, seed=seed)  # fmt: skip
+                                      confidence=confidence, seed=seed,
+                                      warn_unused=warn_unused)  # fmt: skip
         return found[str(score.name)]
     cells = locate_occurrences(score, occurrences)
     held_cells = None if held_out is None else locate_occurrences(score, held_out)
     array = _score_array(score)
     background = _background(array, score.name)
     options = {"name": str(score.name), "fractions": fractions, "bootstrap": bootstrap,
-               "confidence": confidence, "seed": seed}  # fmt: skip
+               "confidence": confidence, "seed": seed, "warn_unused": warn_unused}  # fmt: skip
     result = _evaluate_values(array, background, cells, what="the evaluation", **options)  # type: ignore[arg-type]
     if held_cells is not None:
         held = _evaluate_values(array, background, held_cells, what="the held-out evaluation",
@@ -876,6 +887,7 @@ def evaluate_blockwise(
     confidence: float = 0.95,
     seed: int = 0,
     modal_share: float | None = None,
+    warn_unused: bool = True,
 ) -> tuple[dict[str, Evaluation], dict[str, tuple[float, float] | None]]:
     """:func:`evaluate` of each layer, block by block: the same numbers in bounded memory.
 
@@ -893,7 +905,7 @@ def evaluate_blockwise(
         layers are chunked first.
     occurrences
         Known occurrences (any CRS), or ``None`` for no evaluation (only ``modal_share``).
-    fractions, held_out, bootstrap, confidence, seed
+    fractions, held_out, bootstrap, confidence, seed, warn_unused
         As for :func:`evaluate`.
     modal_share
         If given, also find each layer's most common valid value when it covers at least this share
@@ -914,7 +926,8 @@ def evaluate_blockwise(
     _check_options(fractions, confidence, bootstrap)
     grids: dict[str, _BlockwiseBackground] = {}
     tasks: dict[str, Callable[[], Any]] = {}
-    options = {"fractions": fractions, "bootstrap": bootstrap, "confidence": confidence, "seed": seed}
+    options = {"fractions": fractions, "bootstrap": bootstrap, "confidence": confidence, "seed": seed,
+               "warn_unused": warn_unused}
     for name, layer in layers.items():
         layer = _chunked_layer(name, layer)
         grid = grids[name] = _BlockwiseBackground(layer.data)

@@ -178,6 +178,18 @@ def test_unused_occurrences_are_counted_and_reported() -> None:
     assert result.occurrences == {"given": 5, "outside_grid": 1, "on_nodata": 1, "on_valid": 3,
                                   "valid_cells": 2, "sharing_a_cell": 2}  # fmt: skip
     assert result.n_used == 3 and result.n_occurrences == 5
+    # a caller that says so itself (a cross-validation fold) asks for no warning: the same result
+    import warnings
+
+    from geosurvey.evaluation import evaluate_blockwise
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        quiet = evaluate(score, occ, bootstrap=0, warn_unused=False)
+        blocks, _ = evaluate_blockwise({"s": score.chunk(10)}, occ, bootstrap=0, warn_unused=False)
+        with pytest.raises(InputError, match="no occurrence falls"):
+            evaluate(score, occ.iloc[[3]], bootstrap=0, warn_unused=False)  # off the grid alone
+    assert quiet.to_dict() == result.to_dict() == blocks["s"].to_dict()
 
 
 def test_evaluate_computes_a_dask_score_exactly_once() -> None:

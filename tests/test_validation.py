@@ -179,3 +179,49 @@ def test_negative_sampling_sensitivity_over_twenty_draws():
     expected = roc_auc_score(np.r_[np.ones(pos.size), np.zeros(grid_score.size)], np.r_[pos, grid_score])
     assert report.roc_auc[3] == pytest.approx(expected, abs=1e-9)
     assert report.to_dict()["n_draws"] == 20
+
+
+def test_folds_in_threads_leave_the_warnings_machinery_as_it_was():
+    """A batch cross-validates its areas' models in threads of one process: folds with missing
+    evidence must not swap the process's warning filters (``warnings.catch_warnings`` in threads
+    can leave one thread's filters installed for good), and say nothing the fold counts."""
+    import concurrent.futures
+    import warnings
+
+    layers, occ = _informative(n=40)
+    layers["b"] = layers["b"].where(layers["b"].x > layers["b"].x[6])  # a strip without evidence
+    stack = stack_layers(layers)
+    sample = training_sample(layers["a"], occurrence_cells(layers["a"], occ), n_background=80, seed=2)
+    model = RasterClassifier(LogisticRegression())
+    values = sample_stack(stack, sample)
+    assert not np.isfinite(values).all()  # some training and held-out cells lack evidence
+
+    def folds(seed: int) -> float:
+        return cross_validate(model, stack, sample, values=values,
+                              spec=CVSpec("random", n_splits=4, seed=seed)).roc_auc
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            aucs = list(pool.map(folds, range(16)))
+        assert warnings.filters == filters  # checked before this block puts its own back
+    assert all(0 < a <= 1 for a in aucs)
+    assert [str(w.message) for w in said if "evidence" in str(w.message)] == []
+
+
+def test_fit_scored_is_fit_without_the_warning():
+    layers, occ = _informative(n=40)
+    stack = stack_layers(layers)
+    sample = training_sample(layers["a"], occurrence_cells(layers["a"], occ), n_background=80, seed=2)
+    values = sample_stack(stack, sample)
+    values[:5, 1] = np.nan
+    model = RasterClassifier(LogisticRegression())
+    with pytest.warns(UserWarning, match="5 training cell"):
+        said = clone(model).fit(values, sample.labels)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        quiet = clone(model).fit_scored(values, sample.labels)
+    np.testing.assert_array_equal(quiet.predict_proba(values), said.predict_proba(values))

@@ -17,7 +17,6 @@ Reviews*, 52, 100-112 (uncertainty alongside prospectivity).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import dask
@@ -150,9 +149,7 @@ def fit_ensemble(
         index = np.concatenate([boot, np.arange(start, start + n_background)])
         sample = union.subset(index).with_class_weight(class_weight)
         member = clone(model)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # cells with missing evidence are dropped
-            member.fit(values[index], sample.labels, sample_weight=sample.weight)
+        member.fit_scored(values[index], sample.labels, sample_weight=sample.weight)
         member.layers_ = layers
         members.append(member)
     return Ensemble(members=tuple(members), seeds=seeds, layers=layers)

@@ -311,17 +311,14 @@ def score_model(
                                  "classes": {str(k): v for k, v in RISK_RETURN_CLASSES.items()}}
         single = None
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # cells with missing evidence: counted below
-            single = model.fit(values, sample.labels, sample_weight=sample.weight)
+        # cells with missing evidence: counted below
+        single = model.fit_scored(values, sample.labels, sample_weight=sample.weight)
         single.layers_ = tuple(str(v) for v in stack["layer"].values)
         score = single.predict_raster(stack)
     if explain["contributions"] != "none" and scoring["estimator"] != "logistic-regression" \
             and not sampling["pu_bags"] and scoring["scaling"] == "none":
         if single is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                single = build_model(scoring).fit(values, sample.labels, sample_weight=sample.weight)
+            single = build_model(scoring).fit_scored(values, sample.labels, sample_weight=sample.weight)
             single.layers_ = tuple(str(v) for v in stack["layer"].values)
         contrib = tree_contributions(single, stack, method=explain["contributions"])
         top = top_layers(contrib, n=min(explain["top"], stack.sizes["layer"]))

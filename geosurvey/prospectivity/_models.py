@@ -219,6 +219,25 @@ class RasterClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
+    def fit_scored(
+        self,
+        X: np.ndarray,
+        y: Sequence[int] | np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> RasterClassifier:
+        """:meth:`fit` on the rows the model scores (:meth:`valid_rows`) only, without the warning
+        about the others.
+
+        For callers that report the cells without evidence themselves (a run's model, a fold, an
+        ensemble member): the warning is never raised, rather than silenced with
+        ``warnings.catch_warnings``, which threads (a batch's areas) undo for each other. The
+        fitted model is the one :meth:`fit` gives.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        ok = self.valid_rows(X)
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[ok]
+        return self.fit(X[ok], np.asarray(y)[ok], sample_weight=weight)
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """``(n_samples, 2)`` probabilities of background and occurrence; NaN rows stay NaN."""
         check_is_fitted(self, "estimator_")

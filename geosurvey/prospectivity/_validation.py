@@ -31,7 +31,6 @@ Uieda, L. (2018). Verde: Processing and gridding spatial data using Green's func
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -329,29 +328,26 @@ def cross_validate(
             folds.append(FoldScore(k, train_sample.n_positive, train_sample.n_background,
                                    test_pos.n_positive if len(test_pos) else 0, None, None))
             continue
-        fitted = clone(model)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # cells with missing evidence: said once below
-            fitted.fit(values[train], sample.labels[train],
-                       sample_weight=None if sample.weight is None else sample.weight[train])
+        fitted = clone(model).fit_scored(  # cells with missing evidence: said once below
+            values[train], sample.labels[train],
+            sample_weight=None if sample.weight is None else sample.weight[train])
         fitted.layers_ = tuple(layers)
         if len(test_pos) == 0:
             folds.append(FoldScore(k, train_sample.n_positive, train_sample.n_background, 0, None, None))
             continue
         score = fitted.predict_raster(stack).compute()  # once per fold: ranked against every cell
         points = cell_points(stack, test_pos)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # held-out occurrences on missing evidence
-            try:
-                result = evaluate(score, points, fractions=fractions, bootstrap=0)
-            except InputError:
-                result = None
-            if result is not None:  # each held-out occurrence's own AUC term, same definition
-                for i in range(len(points)):
-                    try:
-                        terms.append(evaluate(score, points.iloc[[i]], bootstrap=0).roc_auc)
-                    except InputError:
-                        pass
+        try:  # held-out occurrences on missing evidence: counted in the fold, no warning
+            result = evaluate(score, points, fractions=fractions, bootstrap=0, warn_unused=False)
+        except InputError:
+            result = None
+        if result is not None:  # each held-out occurrence's own AUC term, same definition
+            for i in range(len(points)):
+                try:
+                    terms.append(evaluate(score, points.iloc[[i]], bootstrap=0,
+                                          warn_unused=False).roc_auc)
+                except InputError:  # on missing evidence
+                    pass
         if result is None:
             folds.append(FoldScore(k, train_sample.n_positive, train_sample.n_background,
                                    len(test_pos), None, None))
@@ -477,12 +473,10 @@ def negative_sampling_sensitivity(
                                     fractions=fractions)
             auc, cap = result.roc_auc, result.capture
         else:
-            fitted = clone(model)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                fitted.fit(values[index], sample.labels, sample_weight=sample.weight)
-                fitted.layers_ = tuple(str(v) for v in stack["layer"].values)
-                ev = evaluate(fitted.predict_raster(stack), points, fractions=fractions, bootstrap=0)
+            fitted = clone(model).fit_scored(values[index], sample.labels, sample_weight=sample.weight)
+            fitted.layers_ = tuple(str(v) for v in stack["layer"].values)
+            ev = evaluate(fitted.predict_raster(stack), points, fractions=fractions, bootstrap=0,
+                          warn_unused=False)
             auc, cap = ev.roc_auc, ev.capture
         aucs.append(auc)
         for f in captures:
