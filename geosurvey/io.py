@@ -26,7 +26,7 @@ from affine import Affine
 
 from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
-from geosurvey.scheduler import current_client, on_worker
+from geosurvey.scheduler import on_cluster
 
 __all__ = [
     "COG_PREDICTOR",
@@ -452,15 +452,15 @@ def _to_cog(
 def _cog_threads() -> int | None:
     """The threads GDAL compresses a COG with (its ``NUM_THREADS``), decided where the graph is made.
 
-    Without a distributed client in charge (:func:`geosurvey.scheduler.current_client`) and outside
-    a worker's task, every CPU of this machine: a COG's last step (compressing its tiles and
+    Off a cluster (:func:`geosurvey.scheduler.on_cluster`: no distributed client in charge, not
+    in a worker's task), every CPU of this machine: a COG's last step (compressing its tiles and
     overviews) is otherwise one thread, the tail of a run's outputs (8192² float32, 2 CPUs: 9.7
     against 6.6 s for one layer, 22.7 against 17.9 s for three). GDAL shares one pool of threads
     among the files it writes, so layers written at once do not multiply them. On a cluster
     ``None``: a worker's own threads are the parallelism, and the workers' ``GDAL_NUM_THREADS``
     (unset: one thread) is left to rule.
     """
-    return None if current_client() is not None or on_worker() else (os.cpu_count() or 1)
+    return None if on_cluster() else (os.cpu_count() or 1)
 
 
 #: The COGs' TIFF predictor: GDAL's choice, horizontal differencing (2) for integers and the

@@ -13,7 +13,7 @@ from typing import Any
 
 import dask
 
-__all__ = ["current_client", "on_worker", "worker_memory_limits"]
+__all__ = ["current_client", "on_cluster", "on_worker", "worker_memory_limits"]
 
 
 def current_client() -> Any:
@@ -45,6 +45,13 @@ def on_worker() -> bool:
     except (ImportError, ValueError):  # not in a worker's task
         return False
     return True
+
+
+def on_cluster() -> bool:
+    """Whether this work belongs to a cluster's workers: a client is in charge here, or this runs
+    in a worker's task. Tasks then leave the parallelism to the workers' threads (one thread for
+    a tile task, GDAL's own default for a COG)."""
+    return current_client() is not None or on_worker()
 
 
 def worker_memory_limits(client: Any = None) -> list[int]:

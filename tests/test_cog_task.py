@@ -14,7 +14,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_zeros
 
 import geosurvey.io as gio
-from geosurvey.scheduler import on_worker
+from geosurvey.scheduler import on_cluster, on_worker
 
 
 def _layer(nodata_hole: bool = True) -> xr.DataArray:
@@ -98,10 +98,12 @@ def test_gdal_threads_change_no_byte(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
         assert client.submit(on_worker, pure=False).result() and not on_worker()
+        assert on_cluster() and client.submit(on_cluster, pure=False).result()
         assert client.submit(gio._cog_threads, pure=False).result() is None  # a worker's own task
         for whole_bytes in (gio.COG_WHOLE_BYTES, 0):
             monkeypatch.setattr(gio, "COG_WHOLE_BYTES", whole_bytes)
             dask.compute(gio.write_cog_task(da, tmp_path / f"cluster{whole_bytes}.tif"))
+    assert not on_cluster()
     for whole_bytes in (gio.COG_WHOLE_BYTES, 0):
         monkeypatch.setattr(gio, "COG_WHOLE_BYTES", whole_bytes)
         dask.compute(gio.write_cog_task(da, tmp_path / f"threads{whole_bytes}.tif"))

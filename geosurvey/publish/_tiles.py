@@ -35,7 +35,7 @@ from rasterio.enums import Resampling
 
 from geosurvey.errors import InputError
 from geosurvey.publish._raster import ColourScale, encode_png
-from geosurvey.scheduler import current_client
+from geosurvey.scheduler import on_cluster
 
 __all__ = [
     "MAX_EMBEDDED_BYTES",
@@ -396,7 +396,7 @@ def tile_tasks(
     threads
         Threads per task for warping and encoding (default: 1 on a cluster, else the CPU count).
     """
-    if threads is None and current_client() is not None:
+    if threads is None and on_cluster():
         threads = 1
     return [
         dask.delayed(write_tiles, pure=False)(
