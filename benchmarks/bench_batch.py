@@ -135,6 +135,17 @@ def _batch(data: DemoAreas, out: Path, client: Any, *, resolution: float, max_co
     return result, seconds, cpu
 
 
+def _fastest(data: DemoAreas, out: Path, client: Any, resolution: float, max_concurrent: int,
+             repeats: int):
+    """The fastest of ``repeats`` batches (each into its own folder: none resumes another), the
+    least disturbed by other work on a shared machine."""
+    runs = [
+        _batch(data, out / str(i), client, resolution=resolution, max_concurrent=max_concurrent)
+        for i in range(repeats)
+    ]
+    return min(runs, key=lambda r: r[1])
+
+
 def _kernel(seed: int) -> float:
     """A fixed, memory-bound numpy task (element-wise on a 1024² float32 block, like a run's
     evidence and scoring blocks): the machine's own 2-process scaling, with no Dask graph, no
@@ -176,11 +187,12 @@ def measure(
     resolution: float,
     memory_limit: str = "4GiB",
     max_concurrent: int = 2,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """On one LocalCluster of 2 single-threaded workers with ``memory_limit`` each: the
     read-and-write baseline (which also warms both workers up), a fixed numpy kernel and the batch
-    on 2 workers, then one worker retired and the same batch (into another folder) and kernel on
-    1 worker."""
+    on 2 workers, then one worker retired and the same batch and kernel on 1 worker. Each batch
+    runs ``repeats`` times (into fresh folders) and the fastest counts, with its CPU seconds."""
     from geosurvey.runner import dask_client
 
     row: dict[str, Any] = {}
@@ -196,16 +208,16 @@ def measure(
         row["baseline_pixels"] = _read_write(data, out / "baseline", resolution, max_concurrent)
         row["baseline_s"] = time.perf_counter() - start
         row["kernel_two_s"] = _kernel_s(client)
-        two, row["two_s"], row["two_cpu"] = _batch(
-            data, out / "two", client, resolution=resolution, max_concurrent=max_concurrent
+        two, row["two_s"], row["two_cpu"] = _fastest(
+            data, out / "two", client, resolution, max_concurrent, repeats
         )
         row["peak_mib"] = max(client.run(peak_rss_mib).values())
         row["workers_lost"] = len(set(pids.values()) - set(client.run(os.getpid).values()))
         client.retire_workers(workers=[sorted(client.scheduler_info()["workers"])[0]])
         client.wait_for_workers(1)
         assert len(client.scheduler_info()["workers"]) == 1
-        one, row["one_s"], row["one_cpu"] = _batch(
-            data, out / "one", client, resolution=resolution, max_concurrent=max_concurrent
+        one, row["one_s"], row["one_cpu"] = _fastest(
+            data, out / "one", client, resolution, max_concurrent, repeats
         )
         row["kernel_one_s"] = _kernel_s(client)
     row["ok"] = two.ok and one.ok
@@ -213,16 +225,16 @@ def measure(
     return row
 
 
-def run(quick: bool = False) -> list[dict[str, Any]]:
-    """The rows of ``benchmarks.run``: throughput against read-and-write, 2 workers against 1."""
-    resolution = 400.0 if quick else 25.0
-    n_areas = 2 if quick else 4
-    cores = len(os.sched_getaffinity(0))
-    with tempfile.TemporaryDirectory(prefix="geosurvey-bench-batch-") as tmp:
-        data = make_demo_areas(Path(tmp) / "data", n_areas=n_areas, resolution=resolution)
-        m = measure(data, Path(tmp), resolution=resolution)
+#: The full run's analysis pixel sizes, in metres: areas of 615² and of 1230² pixels. The demo
+#: rasters are 25 m; the finer grid reads them resampled (the pixel work of a larger area, from
+#: the same catalogue).
+RESOLUTIONS = (25.0, 12.5)
+
+
+def _rows(m: dict[str, Any], n_areas: int, cores: int) -> list[dict[str, Any]]:
     mpix = m["pixels"] / 1e6
-    case = f"{n_areas} areas, {mpix:.2f} Mpx"
+    side = round((m["pixels"] / n_areas) ** 0.5)
+    case = f"{n_areas} areas of {side}² ({mpix:.2f} Mpx)"
     return [
         {
             "benchmark": "batch",
@@ -245,6 +257,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             "ratio": m["two_s"] / m["one_s"],
             "peak_mib": None,
             "speedup": m["one_s"] / m["two_s"],
+            "goal_met": m["one_s"] / m["two_s"] >= 1.7,
             # the most the 2-worker batch could gain here: its CPU seconds (workers and client,
             # which share the cores) spread perfectly over the cores
             "speedup_ceiling": m["one_s"] / (sum(m["two_cpu"].values()) / cores),
@@ -260,6 +273,23 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             "one_worker_cores_busy": sum(m["one_cpu"].values()) / m["one_s"],
         },
     ]
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``benchmarks.run``: throughput against read-and-write, 2 workers against 1,
+    for each of :data:`RESOLUTIONS` (one coarse grid with ``quick``)."""
+    n_areas = 2 if quick else 4
+    data_resolution = 400.0 if quick else 25.0
+    resolutions = (data_resolution,) if quick else RESOLUTIONS
+    repeats = 1 if quick else 2
+    cores = len(os.sched_getaffinity(0))
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="geosurvey-bench-batch-") as tmp:
+        data = make_demo_areas(Path(tmp) / "data", n_areas=n_areas, resolution=data_resolution)
+        for i, resolution in enumerate(resolutions):
+            m = measure(data, Path(tmp) / f"case{i}", resolution=resolution, repeats=repeats)
+            rows += _rows(m, n_areas, cores)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ The CRS travels as odc-geo/rioxarray's ``spatial_ref`` coordinate and is not tou
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import sys
@@ -74,7 +75,17 @@ _PACKAGES = (
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python, geosurvey and the libraries it stands on (for manifests and bug reports)."""
+    """Versions of Python, geosurvey and the libraries it stands on (for manifests and bug reports).
+
+    Read once a process (:func:`_versions`: parsing the packages' metadata costs about 40 ms, paid
+    by every run's manifest otherwise, on the client of a batch): the versions of what this
+    process imported, which is what produced its outputs. A fresh copy each call.
+    """
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
     from geosurvey import __version__
 
     out = {"python": sys.version.split()[0], "platform": platform.platform(), "geosurvey": __version__}

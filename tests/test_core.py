@@ -115,6 +115,17 @@ def test_manifest_records_versions_and_parameters(tmp_path) -> None:
     assert doc["versions"]["xarray"] != "not installed"
 
 
+def test_versions_read_once_and_handed_out_as_copies() -> None:
+    from importlib import metadata
+
+    from geosurvey.provenance import versions
+
+    first = versions()
+    assert first["dask"] == metadata.version("dask")  # the installed distribution's own record
+    first["dask"] = "changed by a caller"
+    assert versions()["dask"] == metadata.version("dask")
+
+
 def test_utm_zone() -> None:
     assert utm_crs(-115.9, 38.2).to_epsg() == 32611
     assert utm_crs(24.0, 67.8).to_epsg() == 32635
