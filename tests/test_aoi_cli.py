@@ -87,7 +87,7 @@ def test_keygen_writes_0600_outside_repositories(capsys, tmp_path: Path) -> None
     printed = text.strip().splitlines()[-1]
     assert printed == public_key_b64(load_private_key(out))
     code, _, err = cli(capsys, "keygen", "--party", "JP", "--out", out)
-    assert code == 1 and "exists; pass --force" in err
+    assert code == 1 and "exists; pass overwrite=True (--force)" in err
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     inside = tmp_path / "repo" / "keys" / "JP.pem"
     code, _, err = cli(capsys, "keygen", "--party", "JP", "--out", inside)
@@ -166,7 +166,7 @@ def test_propose_from_a_projected_file_needs_crs(capsys, tmp_path: Path, registr
         utm
     )
     code, _, err = cli(capsys, "propose", utm, "--id", "utm", *PROPOSE, "-r", registry)
-    assert code == 1 and "utm.gpkg is in EPSG:32611" in err and "--crs EPSG:32611" in err
+    assert code == 1 and "utm.gpkg is in EPSG:32611" in err and "crs='EPSG:32611' (--crs EPSG:32611)" in err
     code, _, _ = cli(
         capsys, "propose", utm, "--crs", "EPSG:32611", "--id", "utm", *PROPOSE, "-r", registry
     )

@@ -259,9 +259,9 @@ def test_read_each_format(tmp_path, outline: Polygon, suffix: str, driver: str) 
 def test_projected_file_needs_crs_and_is_reprojected(tmp_path, outline: Polygon) -> None:
     path = tmp_path / "area.gpkg"
     gpd.GeoDataFrame(geometry=[outline], crs="EPSG:4326").to_crs("EPSG:3067").to_file(path)
-    with pytest.raises(CRSError, match=r"area\.gpkg is in EPSG:3067 .*pass --crs EPSG:3067"):
+    with pytest.raises(CRSError, match=r"area\.gpkg is in EPSG:3067 .*pass crs='EPSG:3067' \(--crs EPSG:3067\)"):
         read_geometry(path)
-    with pytest.raises(CRSError, match="but --crs says EPSG:32635"):
+    with pytest.raises(CRSError, match=r"but crs= \(--crs\) says EPSG:32635"):
         read_geometry(path, crs="EPSG:32635")
     back = read_geometry(path, crs="EPSG:3067")
     # every original vertex is kept ...
@@ -277,7 +277,7 @@ def test_file_without_crs_needs_crs(tmp_path, outline: Polygon) -> None:
     path = tmp_path / "area.shp"
     with pytest.warns(UserWarning, match="'crs' was not provided"):
         gpd.GeoDataFrame(geometry=[outline]).to_file(path)
-    with pytest.raises(CRSError, match=r"area\.shp has no CRS; pass its CRS with --crs"):
+    with pytest.raises(CRSError, match=r"area\.shp has no CRS; pass its CRS with crs= \(--crs\)"):
         read_geometry(path)
     assert (
         read_geometry(path, crs="EPSG:4326")
@@ -300,7 +300,7 @@ def test_several_features_or_layers(tmp_path, outline: Polygon) -> None:
     gpkg = tmp_path / "layers.gpkg"
     gpd.GeoDataFrame(geometry=[outline], crs="EPSG:4326").to_file(gpkg, layer="a")
     gpd.GeoDataFrame(geometry=[other], crs="EPSG:4326").to_file(gpkg, layer="b")
-    with pytest.raises(InputError, match=r"has 2 layers \(a, b\); choose one with --layer"):
+    with pytest.raises(InputError, match=r"has 2 layers \(a, b\); choose one with layer= \(--layer\)"):
         read_geometry(gpkg)
     assert read_geometry(gpkg, layer="b").equals_exact(other, tolerance=1e-9)
 

@@ -201,7 +201,7 @@ def normalise_geometry(
         raise GeometryError(
             f"{where}: coordinate ({bad[0]}, {bad[1]}) is out of range; survey areas are longitude "
             "-180..180, latitude -90..90 in EPSG:4326 (easting first): check the axis order or pass "
-            "the source CRS with --crs"
+            "the source CRS (crs=, on the command line --crs)"
         )
     if geometry.has_z:
         geometry = shapely.force_2d(geometry)
@@ -217,8 +217,8 @@ def normalise_geometry(
         problem = _describe_invalidity(geometry)
         if not fix:
             raise GeometryError(
-                f"{where}: invalid geometry: {problem}; correct the outline, or pass --fix "
-                "(fix=True) to repair it with shapely.make_valid"
+                f"{where}: invalid geometry: {problem}; correct the outline, or pass fix=True "
+                "(--fix) to repair it with shapely.make_valid"
             )
         parts = _polygonal_parts(shapely.make_valid(geometry))
         if not parts:
@@ -522,7 +522,7 @@ def read_geometry(
         layers = pyogrio.list_layers(path)
         if layer is None and len(layers) > 1:
             names = ", ".join(str(n) for n in layers[:, 0])
-            raise InputError(f"{path} has {len(layers)} layers ({names}); choose one with --layer")
+            raise InputError(f"{path} has {len(layers)} layers ({names}); choose one with layer= (--layer)")
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except InputError:
         raise
@@ -534,8 +534,8 @@ def read_geometry(
         raise GeometryError(f"{path}: no features with a geometry; a survey area needs one polygon")
     if len(frame) > 1 and not dissolve:
         raise InputError(
-            f"{path} has {len(frame)} features; a survey area is one outline: pass --dissolve "
-            "(dissolve=True) to merge them, or keep one feature in the file"
+            f"{path} has {len(frame)} features; a survey area is one outline: pass dissolve=True "
+            "(--dissolve) to merge them, or keep one feature in the file"
         )
     types = set(frame.geometry.geom_type)
     if not types <= {"Polygon", "MultiPolygon"}:
@@ -555,18 +555,19 @@ def read_geometry(
     if frame.crs is None:
         if given is None:
             raise CRSError(
-                f"{path} has no CRS; pass its CRS with --crs (crs=), e.g. --crs EPSG:4326"
+                f"{path} has no CRS; pass its CRS with crs= (--crs), e.g. EPSG:4326"
             )
         frame = frame.set_crs(given)
     elif given is not None and not _same_crs(frame.crs, given):
         raise CRSError(
-            f"{path} is in {_crs_name(frame.crs)}, but --crs says {_crs_name(given)}; "
+            f"{path} is in {_crs_name(frame.crs)}, but crs= (--crs) says {_crs_name(given)}; "
             "pass the file's own CRS or fix its metadata"
         )
     elif given is None and not _same_crs(frame.crs, _WGS84):
+        code = _crs_name(frame.crs).split(" ")[0]
         raise CRSError(
-            f"{path} is in {_crs_name(frame.crs)}, not EPSG:4326; pass --crs "
-            f"{_crs_name(frame.crs).split(' ')[0]} (crs=) to confirm it and reproject to EPSG:4326"
+            f"{path} is in {_crs_name(frame.crs)}, not EPSG:4326; pass crs={code!r} "
+            f"(--crs {code}) to confirm it and reproject to EPSG:4326"
         )
     if not _same_crs(frame.crs, _WGS84):
         geoms = frame.geometry

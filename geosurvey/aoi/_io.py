@@ -150,7 +150,7 @@ def export_format_for(path: Path, format: str | None) -> str:
     if fmt is None:
         raise InputError(
             f"cannot tell the export format of {path}; use a .gpkg, .parquet, .fgb, .geojson or .kml "
-            "name or pass --format"
+            "name or pass format= (--format)"
         )
     return fmt
 
@@ -171,7 +171,7 @@ def write_layer(
         )
     if path.exists() and not overwrite:
         raise OutputError(
-            f"{path} exists; pass --overwrite (overwrite=True) or choose another name"
+            f"{path} exists; pass overwrite=True (--overwrite) or choose another name"
         )
     with atomic_path(path) as tmp:
         if format == "parquet":

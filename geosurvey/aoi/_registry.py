@@ -600,7 +600,7 @@ class Registry:
     ) -> SurveyArea:
         self._parties = read_parties(self.path / _PARTIES)  # another process may have added a key
         member = self._party(party, role=f"{kind} party")
-        key = load_private_key(private_key, where=f"{kind} {area_id} --key")
+        key = load_private_key(private_key, where=f"{kind} {area_id}: the private key")
         if not member.public_keys:
             raise SignatureError(
                 f"party {party} has no public key in {self.path / _PARTIES}; add the key printed by "

@@ -157,13 +157,14 @@ def write_private_key(path: str | os.PathLike, pem: bytes, *, overwrite: bool = 
     if repo is not None:
         raise OutputError(
             f"refusing to write a private key to {path}: it is inside the git repository {repo}; "
-            "keep private keys outside any repository, e.g. --out ~/.config/geosurvey/keys/JP.pem"
+            "keep private keys outside any repository, e.g. in ~/.config/geosurvey/keys/JP.pem"
         )
     if path.is_dir():
         raise OutputError(f"{path} is a folder; give the key's file name, e.g. {path / 'JP.pem'}")
     if path.exists() and not overwrite:
         raise OutputError(
-            f"{path} exists; pass --force to replace the key (the old one is then lost)"
+            f"{path} exists; pass overwrite=True (--force) to replace the key (the old one is then "
+            "lost)"
         )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     atomic_write_bytes(path, pem, mode=0o600)

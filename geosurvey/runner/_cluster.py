@@ -90,7 +90,8 @@ def dask_client(
     except (OSError, TimeoutError) as exc:
         raise ClusterError(
             f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({exc}); "
-            "check that it is running (dask scheduler) and the address, or use --scheduler local"
+            "check that it is running (dask scheduler) and the address, or start a local cluster "
+            "instead (scheduler 'local')"
         ) from exc
     with client:
         yield client
