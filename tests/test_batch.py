@@ -407,6 +407,30 @@ def test_workers_dying_under_a_task_are_retried_once_with_a_memory_hint(
     assert "ran out of memory" in job.reason and "bytes per pixel" in job.reason
 
 
+def test_jobs_in_flight_share_the_workers_memory(
+    tmp_path: Path, data: DemoBatch, cluster: RealCluster
+) -> None:
+    """Each run's budget for keeping layers in memory is its part of the one-run share: the
+    workers' limits (as the scheduler reports them) x PERSIST_SHARE / the jobs in flight."""
+    from distributed import Client
+
+    from geosurvey.runner import _run, persist_budget
+
+    with Client(cluster.address) as client:
+        limits = sum(w["memory_limit"] for w in client.scheduler_info()["workers"].values())
+    seen: list[int] = []
+
+    def probing(area: str, recipe, **kw):
+        seen.append(persist_budget())
+        return small_run(area, recipe, **kw)
+
+    result = _batch(data, tmp_path / "three", cluster, job=probing, max_concurrent=3)
+    assert result.ok and seen == [int(_run.PERSIST_SHARE * limits / 3)] * len(result.jobs)
+    seen.clear()  # fewer jobs than max_concurrent: they share among themselves only
+    result = _batch(data, tmp_path / "one", cluster, job=probing, areas=["demo-q1"], max_concurrent=3)
+    assert result.ok and seen == [int(_run.PERSIST_SHARE * limits)]
+
+
 def test_each_job_prefers_its_own_worker_while_enough_jobs_are_left(cluster: RealCluster) -> None:
     # a job's tasks on one worker (no chunks travelling between them) while at least as many
     # jobs are unfinished as there are workers; a lone last job spreads over all of them

@@ -497,3 +497,34 @@ def shapely_contains(geometry, lon: float, lat: float) -> bool:
 
     lon = lon - 360 if lon > 180 else lon
     return bool(geometry.buffer(1e-6).contains(shapely.Point(lon, lat)))
+
+
+def test_runs_sharing_the_workers_split_the_persist_share() -> None:
+    """Without a cluster the budget is PERSIST_SHARE of the machine's memory (Dask's own reading
+    of it); n runs sharing the workers get an n-th each, in the thread that said so only."""
+    import threading
+
+    import dask.array as dsa
+    import xarray as xr
+    from distributed.system import MEMORY_LIMIT
+
+    from geosurvey.runner import _run, persist_budget, runs_sharing_workers
+
+    alone = int(_run.PERSIST_SHARE * MEMORY_LIMIT)
+    assert persist_budget() == alone
+    # lazy: nothing of this size is ever allocated
+    layer = xr.DataArray(dsa.zeros((alone // 4 // 3, 3), dtype="float32", chunks=(1024, 3)))
+    assert layer.nbytes <= alone and _run._fits_in_memory([layer])
+    other: list[int] = []
+    with runs_sharing_workers(3):
+        assert persist_budget() == int(_run.PERSIST_SHARE * MEMORY_LIMIT / 3)
+        assert not _run._fits_in_memory([layer])  # so it takes the block-wise path
+        thread = threading.Thread(target=lambda: other.append(persist_budget()))
+        thread.start()
+        thread.join()
+    assert other == [alone]  # a thread of its own is not one of the sharing runs
+    assert persist_budget() == alone
+    for bad in (0, 1.5, True):
+        with pytest.raises(InputError, match="whole number >= 1"):
+            with runs_sharing_workers(bad):
+                pass

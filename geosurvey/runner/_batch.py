@@ -530,6 +530,9 @@ class _Batch:
     #: jobs not yet finished (queued or running), and the worker each running job prefers
     unfinished: int = 0
     placed: dict[str, str] = field(default_factory=dict)
+    #: jobs at once on the workers (max_concurrent, or fewer jobs): each run's share of the
+    #: workers' memory for its layers (runner.runs_sharing_workers)
+    sharing: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- where a job's tasks run
@@ -641,6 +644,8 @@ class _Batch:
         )
 
     def run_job(self, job: _Job, fp: Mapping[str, Any], why: str) -> BatchJobResult:
+        from geosurvey.runner._run import runs_sharing_workers
+
         if self.stop.is_set():
             return self._result(job, "interrupted", reason="not started")
         if (
@@ -673,7 +678,10 @@ class _Batch:
                     attempts += 1
                     if self.stop.is_set():
                         raise _Stopped("stopped before it started")
-                    with self.placement(job.key) if attempts == 1 else contextlib.nullcontext():
+                    with (
+                        runs_sharing_workers(self.sharing),
+                        self.placement(job.key) if attempts == 1 else contextlib.nullcontext(),
+                    ):
                         result = self.job_fn(
                             job.area.id,
                             job.recipe,
@@ -971,7 +979,10 @@ def batch(
         dask-gateway); ``timeout`` seconds to reach it.
     max_concurrent
         Jobs in flight at once (threads in this process, each submitting its run's graphs to the
-        one client). Two or three keep a cluster busy while one job writes its outputs.
+        one client). Two or three keep a cluster busy while one job writes its outputs. The jobs
+        in flight share the workers' memory: each run keeps its layers in memory only when they
+        fit in its part of the share one run may take (:func:`geosurvey.runner.persist_budget`),
+        and otherwise writes them to their COGs and reads them back block by block.
     attempts, retry_wait
         Attempts per job on transient read errors, waiting ``retry_wait`` seconds, then twice as
         long, and so on.
@@ -1097,6 +1108,7 @@ def batch(
                     )
                     if dashboard:
                         say(text["batch_dashboard"].format(link=dashboard))
+                    state.sharing = min(max_concurrent, len(todo))
                     _drive(state, todo, max_concurrent, outcomes, bar)
         finally:
             bar.close()

@@ -24,6 +24,7 @@ stages); :func:`run_from_manifest` repeats a run from its manifest, bit for bit.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import json
 import time
@@ -71,10 +72,12 @@ __all__ = [
     "execute_run",
     "find_items",
     "load_datacube",
+    "persist_budget",
     "plan_run",
     "resolve_context",
     "run",
     "run_from_manifest",
+    "runs_sharing_workers",
     "score_evidence",
     "select_recipes",
     "write_outputs",
@@ -413,16 +416,56 @@ def _worker_memory() -> int:
     return int(MEMORY_LIMIT)
 
 
+_RUNS_SHARING: contextvars.ContextVar[int] = contextvars.ContextVar("runs_sharing", default=1)
+
+
+@contextlib.contextmanager
+def runs_sharing_workers(n: int) -> Iterator[None]:
+    """Runs started in this block, in this thread, share the Dask workers with up to ``n - 1``
+    other runs at a time (a batch's ``max_concurrent``): each keeps its layers in memory only when
+    they fit in its part, :data:`PERSIST_SHARE` / ``n``, of the workers' memory, and otherwise
+    takes the block-wise path (the same values), so that ``n`` runs together stay within the
+    share one run may take alone.
+
+    The setting belongs to the calling thread (a :mod:`contextvars` variable): a pool of threads
+    that each run an area enters it in each thread, as :func:`~geosurvey.runner.batch` does.
+
+    Parameters
+    ----------
+    n
+        Runs at a time on the same workers, at least 1.
+
+    Raises
+    ------
+    InputError
+        If ``n`` is not a whole number of at least 1.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"runs sharing the workers must be a whole number >= 1, got {n!r}")
+    token = _RUNS_SHARING.set(n)
+    try:
+        yield
+    finally:
+        _RUNS_SHARING.reset(token)
+
+
+def persist_budget() -> int:
+    """Bytes of evidence and score a run started now may keep in the workers' memory:
+    :data:`PERSIST_SHARE` of the workers' memory (the machine's, without a cluster), divided
+    among the runs sharing the workers (:func:`runs_sharing_workers`)."""
+    return int(PERSIST_SHARE * _worker_memory() / _RUNS_SHARING.get())
+
+
 def _fits_in_memory(arrays: Sequence[xr.DataArray]) -> bool:
-    """Whether the arrays fit in :data:`PERSIST_SHARE` of the workers' memory."""
-    return sum(a.nbytes for a in arrays) <= PERSIST_SHARE * _worker_memory()
+    """Whether the arrays fit in this run's :func:`persist_budget`."""
+    return sum(a.nbytes for a in arrays) <= persist_budget()
 
 
 def _keep(arrays: Mapping[str, xr.DataArray], spill: Mapping[str, Path] | None = None,
           source: str | None = None, *, together: bool = False) -> dict[str, xr.DataArray]:
     """Keep the arrays for the later stages, so that each is computed once.
 
-    ``dask.persist`` them if they fit in :data:`PERSIST_SHARE` of the workers' memory. Else, with
+    ``dask.persist`` them if they fit in the run's :func:`persist_budget`. Else, with
     ``spill`` (a path for each array: its output COG), write each to its COG tagged ``source``
     (one submission an array, so that no graph is large; all in one with ``together``, for arrays
     made from the same blocks, such as a score and its uncertainty), and return them read back
@@ -451,8 +494,8 @@ def compute_evidence(ds: xr.Dataset, recipe: Recipe, *, features: Mapping[str, g
 
     Every later stage (score, per-layer evaluation, COGs, map) reads the kept layers, so each FFT
     and distance transform runs once. Memory: one float per pixel per layer. Layers that do not
-    fit in :data:`PERSIST_SHARE` of the workers' memory (six 20,000² float32 layers are 9.6 GB)
-    are written instead, one by one, to their COGs ``<spill>/<layer>.tif`` (tagged ``source``),
+    fit in the run's :func:`persist_budget` (:data:`PERSIST_SHARE` of the workers' memory; six
+    20,000² float32 layers are 9.6 GB) are written instead, one by one, to their COGs ``<spill>/<layer>.tif`` (tagged ``source``),
     and the later stages read them from there, block by block; without ``spill`` they stay lazy
     and each later stage computes them again from their sources.
     """
