@@ -236,6 +236,37 @@ def test_idw_and_spline_equal_independent_fits(synthetic_samples):
     np.testing.assert_allclose(got, spline, rtol=1e-4, atol=1e-5)
 
 
+def test_fold_scores_equal_verde_cross_val_score_and_warn_of_nothing(synthetic_samples):
+    """The per-fold R² (a fresh gridder a fold) equal verde's own cross_val_score, which clones
+    the gridder instead; made with every warning an error (no catch_warnings to hide any)."""
+    import warnings
+
+    import harmonica as hm
+
+    from geosurvey.evidence._common import cross_val_r2
+    from geosurvey.evidence._geochem import InverseDistanceGridder
+
+    e, n = synthetic_samples.geometry.x.to_numpy(), synthetic_samples.geometry.y.to_numpy()
+    data = np.log10(synthetic_samples["Cu"].to_numpy())
+    up = np.full_like(e, 100.0)
+    cases = [
+        (lambda: vd.Spline(damping=1e-6), (e, n)),
+        (lambda: InverseDistanceGridder(power=2.0, neighbours=12), (e, n)),
+        (lambda: hm.EquivalentSources(depth=2000.0, damping=1.0), (e, n, up)),
+    ]
+    for make, coords in cases:
+        cv = vd.BlockKFold(spacing=4000.0, n_splits=4, shuffle=True, random_state=0)
+        with warnings.catch_warnings():  # the test's main thread only; verde's clone warns
+            warnings.simplefilter("ignore", FutureWarning)
+            expected = vd.cross_val_score(make(), coords, data, cv=cv, scoring="r2")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = cross_val_r2(make, coords, data, cv)
+        assert got.shape == (4,) and got.dtype == np.float64
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+        assert np.ptp(got) > 0  # the folds differ: a real split, not one fit scored four times
+
+
 def test_clr_pivot_and_robust_z_layers(synthetic_samples):
     rng = np.random.default_rng(1)
     samples = synthetic_samples.assign(Zn=rng.lognormal(3, 0.5, len(synthetic_samples)),

@@ -163,6 +163,47 @@ def apply_whole_grid(
     return result
 
 
+def cross_val_r2(make_gridder: Callable[[], Any], coordinates: Sequence[np.ndarray], data: np.ndarray,
+                 cv: Any) -> np.ndarray:
+    """R² of a gridder on each fold of ``cv``, a fresh gridder from ``make_gridder()`` per fold.
+
+    :func:`verde.cross_val_score` with ``scoring="r2"`` computes the same numbers (its loop: split on
+    the first two coordinates, fit on the training points, R² on the test points); it is written
+    out here because verde copies the gridder with :func:`sklearn.base.clone`, which re-passes
+    ``verde.Spline``'s deprecated ``mindist`` and so warns at every fold, and the only way to hide
+    that warning, :class:`warnings.catch_warnings`, is undone by other threads (a batch grids
+    several areas' samples at once).
+
+    Parameters
+    ----------
+    make_gridder
+        Makes an unfitted verde-style gridder (``fit(coordinates, data)``, ``predict(coordinates)``).
+    coordinates
+        Easting, northing (and any further coordinates the gridder takes), metres, 1-D.
+    data
+        The values at the points, 1-D.
+    cv
+        A cross-validator with ``split(features)`` (e.g. :class:`verde.BlockKFold`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One R² per fold, float64.
+    """
+    from sklearn.metrics import r2_score
+
+    coords = tuple(np.ravel(c) for c in coordinates)
+    values = np.ravel(data)
+    features = np.transpose(coords[:2])
+    scores = []
+    for train, test in cv.split(features):
+        gridder = make_gridder()
+        gridder.fit(tuple(c[train] for c in coords), values[train])
+        predicted = np.ravel(gridder.predict(tuple(c[test] for c in coords)))
+        scores.append(r2_score(values[test], predicted))
+    return np.asarray(scores, dtype="float64")
+
+
 def require_bands(
     data: xr.Dataset, bands: Sequence[str | Sequence[str]], func: str
 ) -> dict[str, xr.DataArray]:

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +68,7 @@ from odc.geo.xr import xr_coords
 from scipy.spatial import cKDTree
 
 from geosurvey.errors import CRSError, InputError, MissingInputError
+from geosurvey.evidence._common import cross_val_r2
 from geosurvey.grid import target_grid
 from geosurvey.provenance import annotate
 
@@ -800,17 +800,21 @@ def geochem_anomaly(
     cv_block = float(4 * spacing if cv_block is None else cv_block)
     max_distance = float(3 * spacing if max_distance is None else max_distance)
     if method == "idw":
-        gridder = InverseDistanceGridder(power=power, neighbours=neighbours)
+        def make_gridder():
+            return InverseDistanceGridder(power=power, neighbours=neighbours)
+
         label = f"inverse distance (power {power:g}, {neighbours} neighbours)"
     else:
         damping = 1e-6 if damping is None else float(damping)
-        gridder = vd.Spline(damping=damping)
+
+        def make_gridder():
+            return vd.Spline(damping=damping)
+
         label = f"verde.Spline(damping={damping:g})"
     cv = vd.BlockKFold(spacing=cv_block, n_splits=n_splits, shuffle=True, random_state=0)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The mindist parameter", category=FutureWarning)
-        scores = np.asarray(vd.cross_val_score(gridder, (east, north), data, cv=cv, scoring="r2"), dtype="float64")
-        gridder.fit((east, north), data)
+    scores = cross_val_r2(make_gridder, (east, north), data, cv)
+    gridder = make_gridder()
+    gridder.fit((east, north), data)
     tree = cKDTree(np.column_stack([east, north]))
     xs = np.asarray(gbox.coordinates["x"].values)
     ys = np.asarray(gbox.coordinates["y"].values)

@@ -9,7 +9,6 @@ block by block.
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal
 
 import dask.array
@@ -23,6 +22,7 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
 from geosurvey.errors import InputError
+from geosurvey.evidence._common import cross_val_r2
 from geosurvey.grid import check_metric_crs, utm_crs
 from geosurvey.provenance import annotate
 
@@ -156,9 +156,13 @@ def grid_survey_lines(
         depth = float(spacing if depth is None else depth)
         damping = 1.0 if damping is None else float(damping)
         if n_blocks <= _EXACT_EQS_MAX:
-            gridder = hm.EquivalentSources(depth=depth, damping=damping)
+            def make_gridder():
+                return hm.EquivalentSources(depth=depth, damping=damping)
         else:
-            gridder = hm.EquivalentSourcesGB(depth=depth, damping=damping, window_size=20 * spacing, random_state=0)
+            def make_gridder():
+                return hm.EquivalentSourcesGB(depth=depth, damping=damping, window_size=20 * spacing,
+                                              random_state=0)
+        gridder = make_gridder()
         fit_coords = (be, bn, bu)
         label = f"{type(gridder).__name__}(depth={depth} m, damping={damping})"
     else:
@@ -168,16 +172,17 @@ def grid_survey_lines(
                 "larger spacing or method='equivalent-sources'"
             )
         damping = 1e-6 if damping is None else float(damping)
-        gridder = vd.Spline(damping=damping)
+
+        def make_gridder():
+            return vd.Spline(damping=damping)
+
+        gridder = make_gridder()
         fit_coords = (be, bn)
         label = f"verde.Spline(damping={damping})"
 
     cv_block = float(4 * spacing if cv_block is None else cv_block)
     cv = vd.BlockKFold(spacing=cv_block, n_splits=n_splits, shuffle=True, random_state=0)
-    with warnings.catch_warnings():
-        # verde 1.x: cloning a Spline re-passes its deprecated ``mindist`` default
-        warnings.filterwarnings("ignore", message="The mindist parameter", category=FutureWarning)
-        scores = np.asarray(vd.cross_val_score(gridder, fit_coords, bd, cv=cv, scoring="r2"), dtype="float64")
+    scores = cross_val_r2(make_gridder, fit_coords, bd, cv)
     gridder.fit(fit_coords, bd)
 
     west, south = np.floor(east.min() / spacing) * spacing, np.floor(north.min() / spacing) * spacing
