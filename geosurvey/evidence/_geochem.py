@@ -53,6 +53,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -800,16 +801,11 @@ def geochem_anomaly(
     cv_block = float(4 * spacing if cv_block is None else cv_block)
     max_distance = float(3 * spacing if max_distance is None else max_distance)
     if method == "idw":
-        def make_gridder():
-            return InverseDistanceGridder(power=power, neighbours=neighbours)
-
+        make_gridder = partial(InverseDistanceGridder, power=power, neighbours=neighbours)
         label = f"inverse distance (power {power:g}, {neighbours} neighbours)"
     else:
         damping = 1e-6 if damping is None else float(damping)
-
-        def make_gridder():
-            return vd.Spline(damping=damping)
-
+        make_gridder = partial(vd.Spline, damping=damping)
         label = f"verde.Spline(damping={damping:g})"
     cv = vd.BlockKFold(spacing=cv_block, n_splits=n_splits, shuffle=True, random_state=0)
     scores = cross_val_r2(make_gridder, (east, north), data, cv)

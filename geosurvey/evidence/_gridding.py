@@ -9,6 +9,7 @@ block by block.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import dask.array
@@ -156,12 +157,10 @@ def grid_survey_lines(
         depth = float(spacing if depth is None else depth)
         damping = 1.0 if damping is None else float(damping)
         if n_blocks <= _EXACT_EQS_MAX:
-            def make_gridder():
-                return hm.EquivalentSources(depth=depth, damping=damping)
+            make_gridder = partial(hm.EquivalentSources, depth=depth, damping=damping)
         else:
-            def make_gridder():
-                return hm.EquivalentSourcesGB(depth=depth, damping=damping, window_size=20 * spacing,
-                                              random_state=0)
+            make_gridder = partial(hm.EquivalentSourcesGB, depth=depth, damping=damping,
+                                   window_size=20 * spacing, random_state=0)
         gridder = make_gridder()
         fit_coords = (be, bn, bu)
         label = f"{type(gridder).__name__}(depth={depth} m, damping={damping})"
@@ -172,10 +171,7 @@ def grid_survey_lines(
                 "larger spacing or method='equivalent-sources'"
             )
         damping = 1e-6 if damping is None else float(damping)
-
-        def make_gridder():
-            return vd.Spline(damping=damping)
-
+        make_gridder = partial(vd.Spline, damping=damping)
         gridder = make_gridder()
         fit_coords = (be, bn)
         label = f"verde.Spline(damping={damping})"
