@@ -1061,6 +1061,25 @@ def _font_family(lang: str) -> list[str] | None:
     return None
 
 
+def _plot_language(lang: str) -> tuple[Mapping[str, str], list[str]]:
+    """The labels and the font family for a plot in ``lang``.
+
+    The family is given to each text of the plot, not through matplotlib's ``rcParams``, which
+    are one setting for the whole process (two reports drawn at once in a worker's threads, one
+    English and one Japanese, would take each other's fonts). Japanese without a Japanese font
+    would show as boxes: the plot is labelled in English instead, with a warning that says why.
+    """
+    family = _font_family(check_lang(lang))
+    if family is None:
+        warnings.warn(
+            "no Japanese font is installed (e.g. the fonts-noto-cjk package): the evaluation "
+            "plots are labelled in English",
+            stacklevel=3,
+        )
+        return TEXT["en"], ["DejaVu Sans"]
+    return TEXT[lang], family
+
+
 def plot_rate_curves(evaluation: Evaluation, *, lang: str = "en", ax: Any = None) -> Any:
     """Success-rate (and, with held-out occurrences, prediction-rate) curves on a matplotlib axes.
 
@@ -1069,7 +1088,8 @@ def plot_rate_curves(evaluation: Evaluation, *, lang: str = "en", ax: Any = None
     evaluation
         From :func:`evaluate`.
     lang
-        ``"en"`` or ``"ja"`` (labels from :mod:`geosurvey.i18n`).
+        ``"en"`` or ``"ja"`` (labels from :mod:`geosurvey.i18n`, in a Japanese font for ``"ja"``;
+        English, with a warning, where no Japanese font is installed).
     ax
         An axes to draw on (default: a new figure's).
 
@@ -1077,7 +1097,7 @@ def plot_rate_curves(evaluation: Evaluation, *, lang: str = "en", ax: Any = None
     -------
     matplotlib.axes.Axes
     """
-    text = TEXT[check_lang(lang)]
+    text, family = _plot_language(lang)
     if ax is None:
         ax = _figure().add_subplot()
     ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", label=text["eval_random"])
@@ -1094,10 +1114,10 @@ def plot_rate_curves(evaluation: Evaluation, *, lang: str = "en", ax: Any = None
                 label=f"{label}: {auc} (n = {ev.n_used})")  # fmt: skip
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(text["eval_area_fraction"])
-    ax.set_ylabel(text["eval_captured"])
-    ax.set_title(text["eval_rate_title"])
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set_xlabel(text["eval_area_fraction"], fontfamily=family)
+    ax.set_ylabel(text["eval_captured"], fontfamily=family)
+    ax.set_title(text["eval_rate_title"], fontfamily=family)
+    ax.legend(loc="lower right", prop={"family": family, "size": "small"})
     ax.grid(alpha=0.3)
     return ax
 
@@ -1106,9 +1126,10 @@ def plot_prediction_area(evaluation: Evaluation, *, lang: str = "en", ax: Any = 
     """The prediction–area plot (Yousefi & Carranza 2015) on a matplotlib axes.
 
     Occurrences predicted (left axis, %) and area occupied (right axis, %) against the score
-    threshold; the intersection is marked. Returns the left axes.
+    threshold; the intersection is marked. Returns the left axes. ``lang`` and ``ax`` as for
+    :func:`plot_rate_curves`.
     """
-    text = TEXT[check_lang(lang)]
+    text, family = _plot_language(lang)
     pa = evaluation.prediction_area
     if pa is None:
         raise InputError("this evaluation has no prediction-area data; compute it with evaluate()")
@@ -1119,15 +1140,16 @@ def plot_prediction_area(evaluation: Evaluation, *, lang: str = "en", ax: Any = 
     right.plot(pa.threshold, pa.area_above * 100, color="C0", label=text["eval_pa_area"])
     inter = pa.intersection
     ax.axvline(inter["threshold"], color="0.5", linestyle="--", linewidth=0.8)
-    ax.set_xlabel(text["eval_pa_threshold"])
-    ax.set_ylabel(text["eval_pa_predicted"], color="C3")
-    right.set_ylabel(text["eval_pa_area"], color="C0")
+    ax.set_xlabel(text["eval_pa_threshold"], fontfamily=family)
+    ax.set_ylabel(text["eval_pa_predicted"], color="C3", fontfamily=family)
+    right.set_ylabel(text["eval_pa_area"], color="C0", fontfamily=family)
     ax.set_ylim(0, 102)
     right.set_ylim(102, 0)  # inverted, as in Yousefi & Carranza (2015)
-    ax.set_title(text["eval_pa_title"])
+    ax.set_title(text["eval_pa_title"], fontfamily=family)
     ax.text(0.02, 0.04, text["eval_pa_intersection"].format(
         occ=inter["occurrences"] * 100, area=inter["area"] * 100,
-        nd=inter["normalised_density"]), transform=ax.transAxes, fontsize="small")  # fmt: skip
+        nd=inter["normalised_density"]), transform=ax.transAxes, fontsize="small",
+        fontfamily=family)  # fmt: skip
     ax.grid(alpha=0.3)
     return ax
 
@@ -1175,26 +1197,18 @@ def write_evaluation(
             raise InputError(
                 f"write_evaluation: {name!r} cannot name a file; use letters, digits, '-' or '_'"
             )
-    from matplotlib import rc_context
-
-    family = _font_family(lang)
-    if family is None:
-        warnings.warn(
-            "no Japanese font is installed (e.g. the fonts-noto-cjk package): the Japanese labels "
-            "of the evaluation plots show as boxes",
-            stacklevel=2,
-        )
+    if _font_family(lang) is None:  # said once here, then English labels (_plot_language)
+        _plot_language(lang)
+        lang = "en"
     written: dict[str, Path] = {}
-    with rc_context({"font.family": family or ["DejaVu Sans"]}), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once above
-        for name, ev in items.items():
-            prefix = f"{name}_" if name else ""
-            fig = _figure()
-            plot_rate_curves(ev, lang=lang, ax=fig.add_subplot())
-            written[f"{prefix}success_rate"] = _save(fig, folder / f"{prefix}success_rate.png")
-            fig = _figure()
-            plot_prediction_area(ev, lang=lang, ax=fig.add_subplot())
-            written[f"{prefix}prediction_area"] = _save(fig, folder / f"{prefix}prediction_area.png")
+    for name, ev in items.items():
+        prefix = f"{name}_" if name else ""
+        fig = _figure()
+        plot_rate_curves(ev, lang=lang, ax=fig.add_subplot())
+        written[f"{prefix}success_rate"] = _save(fig, folder / f"{prefix}success_rate.png")
+        fig = _figure()
+        plot_prediction_area(ev, lang=lang, ax=fig.add_subplot())
+        written[f"{prefix}prediction_area"] = _save(fig, folder / f"{prefix}prediction_area.png")
     doc = items[""].to_dict() if single else {name: ev.to_dict() for name, ev in items.items()}
     written["json"] = atomic_write_text(
         folder / "evaluation.json", json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

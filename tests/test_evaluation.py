@@ -202,6 +202,63 @@ def test_evaluate_computes_a_dask_score_exactly_once() -> None:
     assert result.roc_auc == pytest.approx(evaluate(score, occ.iloc[:10]).roc_auc)
 
 
+def test_plots_carry_their_own_fonts_in_threads_and_fall_back_to_english(monkeypatch, tmp_path) -> None:
+    """Each plot names its font on its texts (matplotlib's rcParams stay as they were), so an
+    English and a Japanese plot drawn at once in threads keep theirs; without a Japanese font
+    a Japanese plot says so once and is labelled in English rather than in boxes."""
+    import threading
+    import warnings
+
+    import matplotlib
+
+    from geosurvey import evaluation as evaluation_module
+    from geosurvey.evaluation import _font_family, plot_prediction_area, plot_rate_curves
+    from geosurvey.i18n import TEXT
+
+    jp_font = _font_family("ja")
+    if jp_font is None:
+        pytest.skip("no Japanese font installed (fonts-noto-cjk): scripts/test.sh installs one")
+    score, occ, _, _ = _setup(20)
+    result = evaluate(score, occ.iloc[:14], held_out=occ.iloc[14:])
+    before = list(matplotlib.rcParams["font.family"])
+    drawn: dict[str, list] = {"en": [], "ja": []}
+
+    def draw(lang: str) -> None:
+        for _ in range(5):
+            drawn[lang].append(plot_rate_curves(result, lang=lang))
+            drawn[lang].append(plot_prediction_area(result, lang=lang))
+
+    threads = [threading.Thread(target=draw, args=(lang,)) for lang in ("en", "ja")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for lang, family in (("en", ["DejaVu Sans"]), ("ja", jp_font)):
+        for ax in drawn[lang]:
+            texts = [ax.title, ax.xaxis.label, ax.yaxis.label]
+            assert all(t.get_fontfamily() == family for t in texts), lang
+            assert ax.get_title() in (TEXT[lang]["eval_rate_title"], TEXT[lang]["eval_pa_title"])
+    legend = drawn["ja"][0].get_legend()
+    assert all(t.get_fontfamily() == jp_font for t in legend.get_texts())
+    assert list(matplotlib.rcParams["font.family"]) == before
+
+    monkeypatch.setattr(evaluation_module, "_font_family",
+                        lambda lang: None if lang == "ja" else ["DejaVu Sans"])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ax = plot_rate_curves(result, lang="ja")
+    assert ax.get_title() == TEXT["en"]["eval_rate_title"]
+    assert [str(w.message) for w in record if "font" in str(w.message)] == [
+        "no Japanese font is installed (e.g. the fonts-noto-cjk package): the evaluation plots "
+        "are labelled in English"
+    ]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        paths = evaluation_module.write_evaluation({"a": result, "b": result}, tmp_path, lang="ja")
+    assert len([w for w in record if "font" in str(w.message)]) == 1  # once for the whole report
+    assert paths["a_success_rate"].is_file() and paths["b_prediction_area"].is_file()
+
+
 def test_write_evaluation_writes_json_and_plots(tmp_path) -> None:
     import json
     import warnings
