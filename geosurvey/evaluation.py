@@ -51,7 +51,7 @@ import numpy as np
 import xarray as xr
 
 from geosurvey.errors import InputError
-from geosurvey.i18n import TEXT, check_lang
+from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_path, atomic_write_text
 from geosurvey.occurrences import OccurrenceCells, locate_occurrences
 
@@ -1061,23 +1061,24 @@ def _font_family(lang: str) -> list[str] | None:
     return None
 
 
-def _plot_language(lang: str) -> tuple[Mapping[str, str], list[str]]:
-    """The labels and the font family for a plot in ``lang``.
+def _plot_language(lang: str) -> tuple[Language, list[str]]:
+    """The language a plot in ``lang`` is labelled in, and its font family.
 
     The family is given to each text of the plot, not through matplotlib's ``rcParams``, which
     are one setting for the whole process (two reports drawn at once in a worker's threads, one
     English and one Japanese, would take each other's fonts). Japanese without a Japanese font
     would show as boxes: the plot is labelled in English instead, with a warning that says why.
     """
-    family = _font_family(check_lang(lang))
+    checked = check_lang(lang)
+    family = _font_family(checked)
     if family is None:
         warnings.warn(
             "no Japanese font is installed (e.g. the fonts-noto-cjk package): the evaluation "
             "plots are labelled in English",
             stacklevel=3,
         )
-        return TEXT["en"], ["DejaVu Sans"]
-    return TEXT[lang], family
+        return "en", ["DejaVu Sans"]
+    return checked, family
 
 
 def plot_rate_curves(evaluation: Evaluation, *, lang: str = "en", ax: Any = None) -> Any:
@@ -1097,7 +1098,8 @@ def plot_rate_curves(evaluation: Evaluation, *, lang: str = "en", ax: Any = None
     -------
     matplotlib.axes.Axes
     """
-    text, family = _plot_language(lang)
+    lang, family = _plot_language(lang)
+    text = TEXT[lang]
     if ax is None:
         ax = _figure().add_subplot()
     ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", label=text["eval_random"])
@@ -1129,7 +1131,8 @@ def plot_prediction_area(evaluation: Evaluation, *, lang: str = "en", ax: Any = 
     threshold; the intersection is marked. Returns the left axes. ``lang`` and ``ax`` as for
     :func:`plot_rate_curves`.
     """
-    text, family = _plot_language(lang)
+    lang, family = _plot_language(lang)
+    text = TEXT[lang]
     pa = evaluation.prediction_area
     if pa is None:
         raise InputError("this evaluation has no prediction-area data; compute it with evaluate()")
@@ -1197,9 +1200,7 @@ def write_evaluation(
             raise InputError(
                 f"write_evaluation: {name!r} cannot name a file; use letters, digits, '-' or '_'"
             )
-    if _font_family(lang) is None:  # said once here, then English labels (_plot_language)
-        _plot_language(lang)
-        lang = "en"
+    lang = _plot_language(lang)[0]  # English if there is no Japanese font: said once, here
     written: dict[str, Path] = {}
     for name, ev in items.items():
         prefix = f"{name}_" if name else ""
