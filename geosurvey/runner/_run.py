@@ -450,9 +450,14 @@ def runs_sharing_workers(n: int) -> Iterator[None]:
 
 
 def persist_budget() -> int:
-    """Bytes of evidence and score a run started now may keep in the workers' memory:
-    :data:`PERSIST_SHARE` of the workers' memory (the machine's, without a cluster), divided
-    among the runs sharing the workers (:func:`runs_sharing_workers`)."""
+    """How much evidence and score a run in this thread may keep in the workers' memory.
+
+    Returns
+    -------
+    int
+        Bytes: :data:`PERSIST_SHARE` of the workers' memory (the machine's, without a cluster),
+        divided among the runs sharing the workers (:func:`runs_sharing_workers`).
+    """
     return int(PERSIST_SHARE * _worker_memory() / _RUNS_SHARING.get())
 
 
@@ -495,9 +500,10 @@ def compute_evidence(ds: xr.Dataset, recipe: Recipe, *, features: Mapping[str, g
     Every later stage (score, per-layer evaluation, COGs, map) reads the kept layers, so each FFT
     and distance transform runs once. Memory: one float per pixel per layer. Layers that do not
     fit in the run's :func:`persist_budget` (:data:`PERSIST_SHARE` of the workers' memory; six
-    20,000² float32 layers are 9.6 GB) are written instead, one by one, to their COGs ``<spill>/<layer>.tif`` (tagged ``source``),
-    and the later stages read them from there, block by block; without ``spill`` they stay lazy
-    and each later stage computes them again from their sources.
+    20,000² float32 layers are 9.6 GB) are written instead, one by one, to their COGs
+    ``<spill>/<layer>.tif`` (tagged ``source``), and the later stages read them from there, block
+    by block; without ``spill`` they stay lazy and each later stage computes them again from
+    their sources.
     """
     lazy = build_evidence(ds, recipe, features=features, context=context)
     paths = None if spill is None else {name: Path(spill) / f"{name}.tif" for name in lazy}
