@@ -17,6 +17,9 @@ against 1 on a multi-area batch.
 * **two sizes**: 4 areas of 615² (25 m) and the same 4 areas on a 12.5 m grid, 1230² each (the
   demo rasters resampled: the pixel work of larger areas, such as a partner's 30-50 km survey
   blocks, from the same catalogue). ``--quick``: 2 areas on a 400 m grid, one batch each.
+* **idle cluster**: the CPU seconds an idle LocalCluster of 2 workers uses in 5 s, as
+  :func:`geosurvey.runner.dask_client` starts it against Dask's own settings (the CPU every batch
+  on the embedded cluster shares the cores with).
 
 Measured (2 vCPUs, 24 GiB, under the shared CPU lock; 4 demo areas of 615² at 25 m, 1.51 Mpx):
 
@@ -77,6 +80,15 @@ single step is worth removing. The workers' CPU differs by -4 % to +21 % between
 and the 2-worker batch of one run (other work on the host, or two areas' blocks interleaved in
 one process), which is in every speed-up above. On this host 1.7x is within reach but not
 assured; a machine with a core free for the client settles it.
+
+Later on 2026-12-04 the embedded cluster was quietened (``runner.LOCAL_CLUSTER_CONFIG``: no
+profiler in the workers, slower health ticks and system samples; it has no dashboard to feed):
+idle, 0.18 against 0.71 CPU s in 5 s. In a timeline of the 2-worker batch of 4 x 1230² (task
+stream and per-process CPU, 0.25 s samples) the cores are 92-97 % busy: the first second goes to
+building the first two runs' graphs, and the last job, held on one worker, leaves the other idle
+for its last 1-3 s (its web map tiles). Two runs each of the larger case, alternating: quiet
+1.70x and 1.59x (client CPU with 1 worker 5.6 and 5.1 s), Dask's settings 1.63x and 1.72x (6.6
+and 5.9 s); the 2-worker times, 27.5-30.7 s, vary more between runs than the settings move them.
 """
 
 from __future__ import annotations
@@ -199,6 +211,48 @@ def _kernel_s(client: Any, n_tasks: int = 8, repeats: int = 3) -> float:
     return best_of(once, repeats)
 
 
+def _tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and every process it started (the embedded
+    cluster's worker processes; its scheduler and nannies run in this one)."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:  # ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
+
+
+def idle_cpu_s(seconds: float = 5.0) -> tuple[float, float]:
+    """CPU seconds an idle LocalCluster of 2 workers uses in ``seconds``: as
+    :func:`geosurvey.runner.dask_client` starts it (:data:`~geosurvey.runner.LOCAL_CLUSTER_CONFIG`)
+    and, the baseline, the same cluster with Dask's own settings. CPU the workers of a batch
+    share the cores with."""
+    from distributed import Client, LocalCluster
+
+    from geosurvey.runner import dask_client
+
+    def idle() -> float:
+        time.sleep(2.0)  # past the start
+        start = _tree_cpu_s()
+        time.sleep(seconds)
+        return _tree_cpu_s() - start
+
+    with dask_client("local", n_workers=2, memory_limit="1GiB"):
+        ours = idle()
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="1GiB", host="127.0.0.1",
+                     dashboard_address=None, processes=True) as cluster,
+        Client(cluster),
+    ):
+        dasks = idle()
+    return ours, dasks
+
+
 def _pixels(result: Any) -> int:
     shapes = [
         json.loads((job.out / "manifest.json").read_text())["parameters"]["grid"]["shape"]
@@ -319,6 +373,15 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         for i, resolution in enumerate(resolutions):
             m = measure(data, Path(tmp) / f"case{i}", resolution=resolution, repeats=repeats)
             rows += _rows(m, n_areas, cores)
+    ours, dasks = idle_cpu_s(2.0 if quick else 5.0)
+    rows.append({
+        "benchmark": "batch",
+        "case": f"idle 2-worker cluster, CPU s in {2 if quick else 5} s",
+        "geosurvey_s": ours,
+        "baseline_s": dasks,
+        "ratio": ours / dasks if dasks else None,
+        "peak_mib": None,
+    })
     return rows
 
 

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_batch_benchmark_quick() -> None:
-    throughput, scaling = bench_batch.run(quick=True)
+    throughput, scaling, idle = bench_batch.run(quick=True)
     assert throughput["ok"] and scaling["ok"]
     assert throughput["workers_lost"] == 0  # 4 GiB workers: none killed
     assert throughput["mpix_per_s"] > 0 and throughput["baseline_mpix_per_s"] > 0
@@ -20,3 +20,6 @@ def test_batch_benchmark_quick() -> None:
     assert scaling["cores"] >= 1
     assert scaling["machine_speedup"] > 0
     assert 0 < scaling["one_worker_cores_busy"] <= scaling["cores"] * 1.05  # CPU seconds / wall
+    # the idle cluster's CPU: seconds this process tree used, both clusters measured
+    assert idle["geosurvey_s"] >= 0 and idle["baseline_s"] > 0
+    assert idle["ratio"] == pytest.approx(idle["geosurvey_s"] / idle["baseline_s"])

@@ -143,3 +143,27 @@ def test_local_cluster_workers_have_a_bounded_gdal_cache(monkeypatch) -> None:
     with dask_client("local", n_workers=1, memory_limit="1GiB") as client:
         (seen,) = client.run(lambda: os.environ.get("GDAL_CACHEMAX")).values()
     assert seen == "64"
+
+
+def test_local_cluster_runs_quiet_and_leaves_the_callers_config() -> None:
+    """The embedded cluster starts with runner.LOCAL_CLUSTER_CONFIG (no dashboard to feed): its
+    workers have no profiler, its scheduler checks its event loop every 200 ms; the caller's
+    Dask settings are untouched, inside the block and after it."""
+    import dask
+
+    from geosurvey.runner import LOCAL_CLUSTER_CONFIG
+
+    before = {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}
+    assert before["distributed.worker.profile.enabled"] is True  # Dask's default here
+    with dask_client("local", n_workers=1, memory_limit="1GiB") as client:
+        assert {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG} == before
+        (profiling,) = client.run(
+            lambda dask_worker: (
+                dask.config.get("distributed.worker.profile.enabled"),
+                "profile" in dask_worker.periodic_callbacks,
+            )
+        ).values()
+        tick = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval)
+    assert profiling == (False, False)
+    assert tick == pytest.approx(0.2)
+    assert {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG} == before

@@ -11,7 +11,7 @@
 """
 
 from geosurvey.runner._batch import BatchJobResult, BatchResult, batch, check_shared_storage
-from geosurvey.runner._cluster import dask_client, describe_scheduler
+from geosurvey.runner._cluster import LOCAL_CLUSTER_CONFIG, dask_client, describe_scheduler
 from geosurvey.runner._run import (
     RunEvaluation,
     RunInputs,
@@ -34,6 +34,7 @@ from geosurvey.runner._run import (
 )
 
 __all__ = [
+    "LOCAL_CLUSTER_CONFIG",
     "BatchJobResult",
     "BatchResult",
     "RunEvaluation",
