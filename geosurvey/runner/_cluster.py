@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import dask
@@ -26,11 +27,11 @@ __all__ = ["LOCAL_CLUSTER_CONFIG", "compute_each", "dask_client", "describe_sche
 #: are not affected. An idle cluster of 2 workers then keeps 0.035 cores busy instead of 0.15
 #: (2 vCPUs, 2026-12-04; ``benchmarks.bench_batch`` measures it), CPU the workers of a batch
 #: get back. A cluster started any other way keeps its own settings.
-LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+LOCAL_CLUSTER_CONFIG: Mapping[str, Any] = MappingProxyType({
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "200ms",
     "distributed.admin.system-monitor.interval": "2s",
-}
+})
 
 
 @contextlib.contextmanager
