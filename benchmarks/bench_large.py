@@ -36,6 +36,7 @@ N          run           Mpixel/s    peak worker     workers lost  read+write ba
 4000       77-80 s       0.20        1974-1994 MiB   0             7.1-10.0 s, 1.6-2.3 Mpx/s
 20,000     1411 s        0.28        3457 MiB        0             205 s, 1.95 Mpx/s (868 MiB)
 20,000     1189 s        0.34        2935 MiB        0             256 s, 1.56 Mpx/s (866 MiB)
+20,000     724 s         0.55        3321 MiB        0             167 s, 2.39 Mpx/s (1086 MiB)
 =========  ============  ==========  ==============  ============  ==========================
 
 At N = 20,000 (2026-12-02, commit 6eb175b, the machine otherwise idle): the run took 23.5 min, 6.9x the plain read-and-write pass
@@ -75,6 +76,12 @@ single-threaded assembly of the COGs from their parts (GDAL's COG driver). Since
 outputs catalogue hard-links the COGs instead of copying them (6 GB at this size); not re-measured.
 The earlier attempt (2026-12-01, evidence kept lazy and computed again by every stage) was
 stopped after 33 min in its web map, its evaluation alone taking 843 s.
+On 2026-12-04, with the embedded cluster's workers allocating from memory they keep
+(:data:`geosurvey.runner.MALLOC_ENV`, instead of Dask's ``MALLOC_TRIM_THRESHOLD_=65536``, under
+which every array over 128 KiB was a fresh ``mmap``): the batch took 724 s (run 701 s: evidence
+283 s, score 0.1 s, evaluation 136 s, outputs 281 s), peak worker 3321 MiB of the 4 GiB, none
+lost, no large-graph warning, AUC 0.874; its baseline 167 s. At N = 4000 the run took 54 s
+(77-80 s before) with a peak worker of 2447 MiB (1974-1994 MiB before).
 """
 
 from __future__ import annotations

@@ -150,13 +150,17 @@ def test_local_cluster_runs_quiet_and_leaves_the_callers_config() -> None:
     workers have no profiler, its scheduler checks its event loop every 200 ms; the caller's
     Dask settings are untouched, inside the block and after it."""
     import dask
+    import distributed  # noqa: F401 - its settings loaded into Dask's
 
     from geosurvey.runner import LOCAL_CLUSTER_CONFIG
 
-    before = {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}
+    def settings() -> dict[str, object]:
+        return {key: dask.config.get(key, None) for key in LOCAL_CLUSTER_CONFIG}
+
+    before = settings()
     assert before["distributed.worker.profile.enabled"] is True  # Dask's default here
     with dask_client("local", n_workers=1, memory_limit="1GiB") as client:
-        assert {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG} == before
+        assert settings() == before
         (profiling,) = client.run(
             lambda dask_worker: (
                 dask.config.get("distributed.worker.profile.enabled"),
@@ -166,4 +170,28 @@ def test_local_cluster_runs_quiet_and_leaves_the_callers_config() -> None:
         tick = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval)
     assert profiling == (False, False)
     assert tick == pytest.approx(0.2)
-    assert {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG} == before
+    assert settings() == before
+
+
+def test_local_cluster_workers_allocate_from_kept_memory(monkeypatch) -> None:
+    """The embedded cluster's workers start with runner.MALLOC_ENV (glibc keeps freed memory for
+    the next arrays instead of Dask's trim-everything default); a value the user set wins; this
+    process's environment is as it was once the block ends."""
+    from geosurvey.runner import MALLOC_ENV
+
+    def malloc_env() -> dict[str, str | None]:
+        return {name: os.environ.get(name) for name in MALLOC_ENV}
+
+    for name in MALLOC_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with dask_client("local", n_workers=1, memory_limit="1GiB") as client:
+        (seen,) = client.run(malloc_env).values()
+    assert seen == {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(64 * 2**20)}
+    assert malloc_env() == {name: None for name in MALLOC_ENV}
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # the user's choice is the workers' too
+    with dask_client("local", n_workers=1, memory_limit="1GiB") as client:
+        (seen,) = client.run(malloc_env).values()
+    assert seen["MALLOC_TRIM_THRESHOLD_"] == "65536"
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
+    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ

@@ -11,7 +11,12 @@
 """
 
 from geosurvey.runner._batch import BatchJobResult, BatchResult, batch, check_shared_storage
-from geosurvey.runner._cluster import LOCAL_CLUSTER_CONFIG, dask_client, describe_scheduler
+from geosurvey.runner._cluster import (
+    LOCAL_CLUSTER_CONFIG,
+    MALLOC_ENV,
+    dask_client,
+    describe_scheduler,
+)
 from geosurvey.runner._run import (
     RunEvaluation,
     RunInputs,
@@ -35,6 +40,7 @@ from geosurvey.runner._run import (
 
 __all__ = [
     "LOCAL_CLUSTER_CONFIG",
+    "MALLOC_ENV",
     "BatchJobResult",
     "BatchResult",
     "RunEvaluation",
