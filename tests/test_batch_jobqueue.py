@@ -18,9 +18,15 @@ jobqueue_local = pytest.importorskip(
 
 
 def test_batch_on_dask_jobqueue_jobs(tmp_path: Path) -> None:
+    import os
+
     from distributed import Client
 
+    from geosurvey.runner import MALLOC_ENV
+
     data = make_demo_areas(tmp_path / "data", n_areas=2, resolution=400.0)
+    # the README's job-script environment: GDAL's settings and the embedded cluster's allocator
+    pushed = {"GDAL_CACHEMAX": "256", **{name: str(value) for name, value in MALLOC_ENV.items()}}
     with jobqueue_local.LocalCluster(
         name="geosurvey-job",
         cores=1,
@@ -30,6 +36,9 @@ def test_batch_on_dask_jobqueue_jobs(tmp_path: Path) -> None:
         # as on SLURM/PBS: workers retire before the job's walltime ends (see the README)
         worker_extra_args=["--lifetime", "25m", "--lifetime-stagger", "4m"],
         scheduler_options={"host": "127.0.0.1", "dashboard_address": None},
+        # (the local job class runs its script's words as one command, without a shell: `env`
+        # in place of the `export` lines a SLURM or PBS script has)
+        job_script_prologue=["env " + " ".join(f"{name}={value}" for name, value in pushed.items())],
         local_directory=str(tmp_path / "scratch"),
         log_directory=str(tmp_path / "job-logs"),
     ) as cluster:
@@ -39,6 +48,9 @@ def test_batch_on_dask_jobqueue_jobs(tmp_path: Path) -> None:
         with Client(cluster) as client:
             client.wait_for_workers(2, timeout=120)
             names = sorted(w["name"] for w in client.scheduler_info()["workers"].values())
+            # every worker runs with it (the nanny's own MALLOC_TRIM_THRESHOLD_ does not win)
+            seen = client.run(lambda: {name: os.environ.get(name) for name in pushed})
+            assert list(seen.values()) == [pushed, pushed]
             result = batch(
                 None,
                 "demo-iocg",
