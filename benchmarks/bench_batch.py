@@ -389,10 +389,11 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         for i, resolution in enumerate(resolutions):
             m = measure(data, Path(tmp) / f"case{i}", resolution=resolution, repeats=repeats)
             rows += _rows(m, n_areas, cores)
-    ours, dasks = idle_cpu_s(2.0 if quick else 5.0)
+    idle_s = 2.0 if quick else 5.0
+    ours, dasks = idle_cpu_s(idle_s)
     rows.append({
         "benchmark": "batch",
-        "case": f"idle 2-worker cluster, CPU s in {2 if quick else 5} s",
+        "case": f"idle 2-worker cluster, CPU s in {idle_s:g} s",
         "geosurvey_s": ours,
         "baseline_s": dasks,
         "ratio": ours / dasks if dasks else None,
