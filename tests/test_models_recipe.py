@@ -82,6 +82,30 @@ def test_bad_scoring_tables_are_refused_naming_the_key(scoring, message):
         _recipe(scoring)
 
 
+
+@pytest.mark.parametrize("estimator", ["logistic-regression", "random-forest", "extra-trees",
+                                       "hist-gradient-boosting"])
+def test_checking_an_estimators_parameters_warns_of_nothing_by_itself(estimator):
+    # the check fits the estimator on a made-up sample: with the defaults, nothing to say
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recipe = _recipe(f'[scoring]\nestimator = "{estimator}"\n')
+    assert recipe.scoring["estimator"] == estimator
+
+
+def test_a_recipes_own_deprecated_parameter_is_not_hidden_and_the_filters_stay():
+    # the parameter check leaves the process-wide warning filters alone (a batch's threads undo
+    # each other's catch_warnings), so scikit-learn's word about the recipe's own parameter
+    # reaches the user
+    import warnings
+
+    before = list(warnings.filters)
+    with pytest.warns(FutureWarning, match="'penalty' was deprecated"):
+        _recipe('[scoring]\nestimator = "logistic-regression"\n[scoring.params]\npenalty = "l2"\n')
+    assert warnings.filters == before
+
 def _evidence(n: int = 40):
     rng = np.random.default_rng(5)
     a = rng.normal(size=(n, n))

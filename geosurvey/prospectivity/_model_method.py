@@ -43,7 +43,6 @@ ensemble mean itself (that would cost ``members`` times more); the ensemble mean
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -199,11 +198,14 @@ def parse_model_scoring(params: Params) -> Params:
     e["sensitivity_draws"] = _int("explain", "sensitivity_draws", e["sensitivity_draws"], 0)
     if 0 < e["sensitivity_draws"] < 2:
         raise RecipeError("[scoring.explain] sensitivity_draws must be 0 or at least 2")
-    try:  # scikit-learn's own checks of the parameters, on a tiny made-up sample
+    # scikit-learn's own checks of the parameters, on a tiny made-up sample that no default
+    # estimator warns about. What it does warn about is the recipe's own parameters (a deprecated
+    # one, say), which the real fit repeats: it is not silenced, as warnings.catch_warnings
+    # swaps the process-wide filters, and a batch's areas parse recipes in threads that undo
+    # each other's swap (leaving "ignore" on for the whole process).
+    try:
         probe = ESTIMATORS[name](**est_params)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            probe.fit(np.tile([[0.0], [1.0]], (10, 1)), np.tile([0, 1], 10))
+        probe.fit(np.tile([[0.0], [1.0]], (10, 1)), np.tile([0, 1], 10))
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"[scoring.params] refused by {name}: {exc}") from None
     return Params(out)
