@@ -104,7 +104,13 @@ gains less: 7.4 s, 0.82 Mpx/s); peak worker 1.36 GiB; idle cluster 0.21 against 
 goal is missed by 1 % on the larger areas: a faster batch, its speed-up as before. A second full
 run: 615² 10.7 s and 6.6 s, 1.62x (machine 1.64x); 1230² 37.4 s and 20.8 s, **1.80x** (ceiling
 1.92x, machine 1.68x), 0.29 Mpx/s, peak worker 1.37 GiB; idle 0.18 against 0.63 CPU s. The
-larger areas now meet the goal in one run of two, the smaller ones in none.
+larger areas now meet the goal in one run of two, the smaller ones in none. A third run, on a
+quieter host: 615² 9.2 s and 6.3 s, 1.46x (machine 1.73x); 1230² 32.1 s and 19.9 s, 1.61x
+(ceiling 1.74x: the 1-worker batch kept 1.12 cores busy, the client's graphs beside the
+worker), 0.30 Mpx/s, peak worker 1.43 GiB; idle 0.15 against 0.41 CPU s. Both batches were
+the fastest yet; the 1-worker one gained more. Pinning a job only while more jobs are
+unfinished than workers (the last one spreading) made no difference: 20.1-20.8 s against
+20.1-21.0 s, three batches each.
 """
 
 from __future__ import annotations
