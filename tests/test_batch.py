@@ -326,6 +326,69 @@ def test_selection_is_checked_before_anything_runs(
     assert not (tmp_path / "out").exists()
 
 
+
+def _sized_registry(folder: Path) -> Path:
+    """Agreed areas ``a-small`` (0.1° square), ``b-large`` (0.2°), ``c-small`` (0.1°) and
+    ``d-mid`` (0.1° × 0.15°), given in that (the registry's) order; the jobs ignore their data."""
+    import shapely
+
+    from geosurvey.demo import demo_registry
+
+    registry, keys = demo_registry(folder)
+    for i, (area_id, dx, dy) in enumerate(
+        [("a-small", 0.1, 0.1), ("b-large", 0.2, 0.2), ("c-small", 0.1, 0.1), ("d-mid", 0.1, 0.15)]
+    ):
+        west = -117.0 + 0.3 * i
+        registry.propose(
+            shapely.box(west, 35.0, west + dx, 35.0 + dy), id=area_id, name_en=area_id,
+            name_ja=area_id, region=["US"], commodities=["Cu"], deposit_models=["iocg"],
+            proposer="US", analysis_crs="EPSG:32611",
+        )  # fmt: skip
+        for code, (private, _public) in keys.items():
+            registry.approve(area_id, party=code, private_key=private)
+    return folder
+
+
+def test_grid_pixels_is_the_geodesic_area_over_the_pixel(tmp_path: Path) -> None:
+    from pyproj import Geod
+
+    from geosurvey.runner._batch import grid_pixels
+
+    area = Registry(_sized_registry(tmp_path / "aoi")).get("d-mid")
+    m2, _perimeter = Geod(ellps="WGS84").geometry_area_perimeter(area.geometry)
+    assert grid_pixels(area, RECIPE, 50.0) == float(f"{abs(m2) / 50.0**2:.2g}")
+    assert grid_pixels(area, RECIPE) == float(f"{abs(m2) / 100.0**2:.2g}")  # the recipe's 100 m
+    with pytest.raises(InputError, match="resolution must be a positive number of metres"):
+        grid_pixels(area, RECIPE, -5.0)
+
+
+def test_the_largest_areas_start_first_and_the_table_keeps_the_order(
+    tmp_path: Path, data: DemoBatch, cluster: RealCluster
+) -> None:
+    # Graham's rule: with a bounded number in flight, the longest jobs first; areas of the
+    # same size in the order given
+    started: list[str] = []
+
+    def recording(area: str, recipe, *, out: Path, **_kw):
+        started.append(area)
+        out.mkdir(parents=True)
+        (out / "done.txt").write_text(area, encoding="utf-8")
+        return SimpleNamespace(report={"score": {"roc_auc": 0.5}})
+
+    registry = _sized_registry(tmp_path / "aoi")
+    result = batch(
+        None, RECIPE, out_root=tmp_path / "out", sources=[data.sources], registry=registry,
+        scheduler=cluster.address, progress=False, echo=lambda _line: None, job=recording,
+        max_concurrent=1,
+    )  # fmt: skip
+    assert result.ok
+    assert started == ["b-large", "d-mid", "a-small", "c-small"]
+    assert [j.area_id for j in result.jobs] == ["a-small", "b-large", "c-small", "d-mid"]
+    with pytest.raises(InputError, match="resolution must be a positive number of metres"):
+        batch(None, RECIPE, out_root=tmp_path / "bad", registry=registry, resolution=0,
+              scheduler=cluster.address, progress=False, job=recording)  # fmt: skip
+    assert not (tmp_path / "bad").exists()
+
 def test_scores_equal_a_direct_computation(
     tmp_path: Path, data: DemoBatch, cluster: RealCluster
 ) -> None:

@@ -27,6 +27,7 @@ from geosurvey.runner import (
     find_items,
     load_datacube,
     run,
+    run_resolution,
     score_evidence,
 )
 from geosurvey.units import UnitsError
@@ -330,6 +331,21 @@ def test_bad_input_is_refused_in_one_line_with_no_output(demo_data, tmp_path: Pa
                  str(tmp_path / "o")]) == 1
     assert "no recipe named 'no-such-recipe'" in capsys.readouterr().err
 
+
+
+def test_the_runs_pixel_size_is_the_one_given_else_the_recipes_else_100_m() -> None:
+    from geosurvey.prospectivity import parse_recipe
+
+    demo = load_recipe("demo-iocg")
+    assert "resolution" not in demo.inputs and run_resolution(demo) == 100.0
+    assert run_resolution(demo, 25) == 25.0 and isinstance(run_resolution(demo, 25), float)
+    assert "[inputs]" not in demo.text
+    own = parse_recipe(demo.text + "\n[inputs]\nresolution = 40\n", source="own.toml")
+    assert own.inputs["resolution"] == 40.0 and run_resolution(own) == 40.0
+    assert run_resolution(own, 12.5) == 12.5
+    for bad in (0, -5, float("nan"), float("inf"), True, "10"):
+        with pytest.raises(InputError, match="resolution must be a positive number of metres"):
+            run_resolution(demo, bad)
 
 def test_a_layer_in_other_units_is_refused_before_scoring(demo_data, tmp_path: Path) -> None:
     text = load_recipe("demo-iocg").text.replace('units = "m"', 'units = "km"')

@@ -9,6 +9,8 @@ How a batch runs
   with ``scheduler=None`` on the one shared :class:`distributed.Client`; the graphs they submit are
   scheduled on the cluster's workers. No task builds or computes graphs itself (no
   ``worker_client``, no nested ``compute``), so the scheduler recomputes a lost worker's share.
+* **Order.** The jobs of the largest grids start first (:func:`largest_first`), so that no
+  large area runs on alone at the end while the other workers idle.
 * **Placement.** While at least as many jobs are unfinished as there are workers, each job's
   tasks prefer one worker (the least busy when it starts; a loose restriction, so a lost worker's
   share still moves), so an area's chunks do not travel between workers; the last jobs spread.
@@ -979,7 +981,7 @@ def batch(
         dask-gateway); ``timeout`` seconds to reach it.
     max_concurrent
         Jobs in flight at once (threads in this process, each submitting its run's graphs to the
-        one client). Two or three keep a cluster busy while one job writes its outputs. The jobs
+        one client), those of the largest grids first (:func:`largest_first`). Two or three keep a cluster busy while one job writes its outputs. The jobs
         in flight share the workers' memory: each run keeps its layers in memory only when they
         fit in its part of the share one run may take (:func:`geosurvey.runner.persist_budget`),
         and otherwise writes them to their COGs and reads them back block by block.
@@ -1034,6 +1036,7 @@ def batch(
     keys = [j.key for j in jobs]
     if len(set(keys)) != len(keys):
         raise InputError("a recipe is named twice for one area: " + ", ".join(sorted(set(keys))))
+    pixels = {j.key: grid_pixels(j.area, j.recipe, resolution) for j in jobs}  # checks resolution
     try:
         out_root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -1109,7 +1112,7 @@ def batch(
                     if dashboard:
                         say(text["batch_dashboard"].format(link=dashboard))
                     state.sharing = min(max_concurrent, len(todo))
-                    _drive(state, todo, max_concurrent, outcomes, bar)
+                    _drive(state, largest_first(todo, pixels), max_concurrent, outcomes, bar)
         finally:
             bar.close()
             for j in jobs:  # never started
@@ -1133,6 +1136,35 @@ def batch(
             "the scheduler again and re-run the batch to resume"
         )
     return result
+
+
+def grid_pixels(area: Any, recipe: Any, resolution: float | None = None) -> float:
+    """About how many pixels a run of ``recipe`` has on ``area``'s grid: the area's geodesic
+    km² over the run's pixel size (:func:`geosurvey.runner.run_resolution`), to two significant
+    figures.
+
+    Raises
+    ------
+    InputError
+        If ``resolution`` is not a positive number of metres.
+    """
+    from geosurvey.runner._run import run_resolution
+
+    size = area.area_km2 * 1e6 / run_resolution(recipe, resolution) ** 2
+    return float(f"{size:.2g}")
+
+
+def largest_first(
+    todo: Sequence[tuple[_Job, Mapping[str, Any], str]], pixels: Mapping[str, float]
+) -> list[tuple[_Job, Mapping[str, Any], str]]:
+    """The jobs, those of the most ``pixels`` (by job key, :func:`grid_pixels`) first; jobs of
+    the same size keep the order given.
+
+    With a bounded number in flight, a large area started last runs on alone while the other
+    workers idle; starting the longest jobs first (Graham's rule for scheduling) shortens the
+    batch. The results table keeps the areas' order.
+    """
+    return sorted(todo, key=lambda t: -pixels[t[0].key])
 
 
 def _drive(

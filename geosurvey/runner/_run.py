@@ -952,6 +952,23 @@ def _on_grid(frame: gpd.GeoDataFrame, gbox: GeoBox) -> tuple[gpd.GeoDataFrame, i
     return frame[cells.inside], cells.n_outside
 
 
+def run_resolution(recipe: Recipe, resolution: float | None = None) -> float:
+    """The pixel size of a run's grid, in metres: ``resolution`` if given, else the recipe's
+    ``[inputs] resolution``, else 100 m.
+
+    Raises
+    ------
+    InputError
+        If it is not a positive number of metres.
+    """
+    value = recipe.inputs.get("resolution", 100.0) if resolution is None else resolution
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
+        0 < value < np.inf
+    ):
+        raise InputError(f"resolution must be a positive number of metres, got {value!r}")
+    return float(value)
+
+
 def plan_run(
     area: Any,
     recipe: Recipe | str | Path,
@@ -981,9 +998,7 @@ def plan_run(
     """
     lang = check_lang(lang)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
-    resolution = float(resolution or recipe.inputs.get("resolution", 100.0))
-    if not resolution > 0:
-        raise InputError(f"resolution must be a positive number of metres, got {resolution}")
+    resolution = run_resolution(recipe, resolution)
     if not sources:
         raise InputError("a run needs at least one data source (a catalogue name, URL or catalog.json)")
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 64:
