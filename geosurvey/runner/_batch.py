@@ -981,10 +981,11 @@ def batch(
         dask-gateway); ``timeout`` seconds to reach it.
     max_concurrent
         Jobs in flight at once (threads in this process, each submitting its run's graphs to the
-        one client), those of the largest grids first (:func:`largest_first`). Two or three keep a cluster busy while one job writes its outputs. The jobs
-        in flight share the workers' memory: each run keeps its layers in memory only when they
-        fit in its part of the share one run may take (:func:`geosurvey.runner.persist_budget`),
-        and otherwise writes them to their COGs and reads them back block by block.
+        one client), those of the largest grids first (:func:`largest_first`). Two or three keep
+        a cluster busy while one job writes its outputs. The jobs in flight share the workers'
+        memory: each run keeps its layers in memory only when they fit in its part of the share
+        one run may take (:func:`geosurvey.runner.persist_budget`), and otherwise writes them to
+        their COGs and reads them back block by block.
     attempts, retry_wait
         Attempts per job on transient read errors, waiting ``retry_wait`` seconds, then twice as
         long, and so on.
