@@ -7,18 +7,22 @@ import base64
 import io
 import math
 import re
+import warnings
 from pathlib import Path
 
 import dask
 import matplotlib
 import numpy as np
 import pytest
+from affine import Affine
 from PIL import Image
 from pyproj import Transformer
+from rasterio.crs import CRS as RioCRS
 from test_webmap import CRS, RES, X0, Y0, make_grid
 
 from geosurvey.publish import ColourScale, save_web_map, web_map
 from geosurvey.publish._raster import encode_png
+from geosurvey.publish._tiles import plan_pyramid, write_tiles
 from geosurvey.publish._webmap import _tile_layers
 
 ORIGIN = math.pi * 6378137.0
@@ -141,6 +145,54 @@ def test_tiles_are_paletted_pngs(tiled):
     for png in pngs:
         with Image.open(png) as image:
             assert image.mode == "P", (png, image.mode)
+
+
+def test_every_level_of_a_pyramid_that_straddles_windows_equals_a_numpy_pyramid(tmp_path):
+    """A grid in Web Mercator on the zoom-12 tile pixels (nearest neighbour copies it exactly),
+    starting part-way into tile 1613/1615 (odd: inside a 16-tile window, across its edge) and
+    10 x 6 tiles wide, with a NaN block. The oracle: the grid placed in a NaN array aligned on
+    the whole pyramid, halved level by level with ``np.nanmean`` over 2 x 2 blocks, coloured with
+    matplotlib. Every tile of every level is written, no other, each with the oracle's colours."""
+    z, tx, ty = 12, 1613, 1615
+    res = 2 * ORIGIN / 2**z / 256
+    rng = np.random.default_rng(7)
+    off_x, off_y, ny, nx = 100, 37, 6 * 256 - 90, 10 * 256 - 180
+    values = rng.random((ny, nx), dtype=np.float32)
+    values[200:700, 900:1500] = np.nan
+    transform = Affine(res, 0, -ORIGIN + (tx * 256 + off_x) * res, 0, -res, ORIGIN - (ty * 256 + off_y) * res)
+    crs = RioCRS.from_epsg(3857)
+    scale = ColourScale("viridis", 0.0, 1.0)
+    pyramid = plan_pyramid(transform, values.shape, crs, scale)
+    assert (pyramid.max_zoom, pyramid.min_zoom) == (z, z - 4)
+    assert pyramid.tile_range(z) == (tx, tx + 9, ty, ty + 5)
+    count = write_tiles(values, transform=transform, crs=crs, pyramid=pyramid, folder=tmp_path, threads=2)
+
+    depth = z - pyramid.min_zoom
+    ax, ay = tx >> depth << depth, ty >> depth << depth  # the pyramid's aligned origin
+    level = np.full((32 * 256, 32 * 256), np.nan)
+    top, left = (ty - ay) * 256 + off_y, (tx - ax) * 256 + off_x
+    level[top : top + ny, left : left + nx] = values
+    cm = matplotlib.colormaps["viridis"]
+    written = 0
+    for zoom in range(z, pyramid.min_zoom - 1, -1):
+        x0, x1, y0, y1 = pyramid.tile_range(zoom)
+        shift = z - zoom
+        on_disk = {(int(png.parent.name), int(png.stem)) for png in (tmp_path / str(zoom)).glob("*/*.png")}
+        assert on_disk == {(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)}, zoom
+        for x, y in on_disk:
+            r, c = (y - (ay >> shift)) * 256, (x - (ax >> shift)) * 256
+            want = level[r : r + 256, c : c + 256]
+            got = np.asarray(Image.open(tmp_path / str(zoom) / str(x) / f"{y}.png").convert("RGBA"))
+            clear = ~np.isfinite(want)
+            assert (got[clear][:, 3] == 0).all() and (got[~clear][:, 3] == 255).all(), (zoom, x, y)
+            expected = cm(np.clip(want[~clear], 0, 1), bytes=True)
+            assert np.abs(got[~clear][:, :3].astype(int) - expected[:, :3].astype(int)).max(initial=0) <= 4
+        written += len(on_disk)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+            rows, cols = level.shape
+            level = np.nanmean(level.reshape(rows // 2, 2, cols // 2, 2), axis=(1, 3))
+    assert count == written == pyramid.tile_count()
 
 
 def _indices(n_entries: int, colours: int, seed: int) -> np.ndarray:

@@ -165,13 +165,14 @@ def plan_pyramid(
     )
 
 
-def _warp_window(
-    values: np.ndarray, transform: Affine, crs: CRS, z: int, x0: int, y0: int, n: int, threads: int
+def _warp_tiles(
+    values: np.ndarray, transform: Affine, crs: CRS, z: int, x0: int, y0: int, nx: int, ny: int,
+    threads: int,
 ) -> np.ndarray:
-    """The grid warped (nearest neighbour) onto the ``n × n`` tiles from ``x0, y0`` at zoom ``z``."""
+    """The grid warped (nearest neighbour) onto the ``nx × ny`` tiles from ``x0, y0`` at zoom ``z``."""
     size = 2 * _ORIGIN / 2**z
     res = size / TILE_SIZE
-    dst = np.full((n * TILE_SIZE, n * TILE_SIZE), np.nan, dtype=np.float32)
+    dst = np.full((ny * TILE_SIZE, nx * TILE_SIZE), np.nan, dtype=np.float32)
     dst_transform = Affine(res, 0.0, -_ORIGIN + x0 * size, 0.0, -res, _ORIGIN - y0 * size)
     rasterio.warp.reproject(
         values,
@@ -186,6 +187,20 @@ def _warp_window(
         num_threads=threads,
     )
     return dst
+
+
+def _pad_even(a: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """``a`` (tiles from ``x0, y0``) with transparent tiles added on the sides where it starts or
+    ends on an odd tile, so that every 2 × 2 block of its tiles has one parent tile."""
+    ny, nx = a.shape[0] // TILE_SIZE, a.shape[1] // TILE_SIZE
+    left, top = x0 % 2, y0 % 2
+    right, bottom = (x0 + nx) % 2, (y0 + ny) % 2
+    if not (left or top or right or bottom):
+        return a
+    out = np.full(((ny + top + bottom) * TILE_SIZE, (nx + left + right) * TILE_SIZE), np.nan,
+                  dtype=np.float32)  # fmt: skip
+    out[top * TILE_SIZE : (top + ny) * TILE_SIZE, left * TILE_SIZE : (left + nx) * TILE_SIZE] = a
+    return out
 
 
 def _halve(a: np.ndarray) -> np.ndarray:
@@ -249,10 +264,11 @@ def write_tiles(
     """Write the tile pyramid of an in-memory grid into ``folder`` (``{z}/{x}/{y}.png``).
 
     The grid is warped once, at the deepest level, with nearest-neighbour resampling (GDAL,
-    ``threads`` warp threads), in windows of 16 × 16 tiles aligned on multiples of 16; each
-    coarser level is the NaN-aware mean of 2 × 2 pixels of the level below (the usual pyramid,
-    as GDAL builds overviews), computed within the window down to one tile per window, then
-    across windows. Colouring and PNG encoding run in a pool of ``threads`` threads (PNG
+    ``threads`` warp threads), in windows of 16 × 16 tiles aligned on multiples of 16, each
+    only over the tiles the grid reaches (a small area's tiles straddle up to four windows; the
+    rest of them would be warped, halved and coloured for nothing); each coarser level is the
+    NaN-aware mean of 2 × 2 pixels of the level below (the usual pyramid, as GDAL builds
+    overviews), computed within the window down to one tile per window, then across windows. Colouring and PNG encoding run in a pool of ``threads`` threads (PNG
     encoding releases the GIL); GDAL is only called from this thread.
 
     Parameters
@@ -300,13 +316,16 @@ def write_tiles(
         x0, x1, y0, y1 = pyramid.tile_range(zmax)
         for wy in range(y0 - y0 % window, y1 + 1, window):
             for wx in range(x0 - x0 % window, x1 + 1, window):
-                a = _warp_window(values, transform, crs, zmax, wx, wy, window, workers)
-                z, tx, ty = zmax, wx, wy
+                # only the window's tiles that the grid reaches (the rest of it is transparent)
+                tx, ty = max(wx, x0), max(wy, y0)
+                nx, ny = min(wx + window - 1, x1) - tx + 1, min(wy + window - 1, y1) - ty + 1
+                a = _warp_tiles(values, transform, crs, zmax, tx, ty, nx, ny, workers)
+                z = zmax
                 emit(a, z, tx, ty)
                 while z > zmax - depth:
-                    a, z, tx, ty = _halve(a), z - 1, tx // 2, ty // 2
+                    a, z, tx, ty = _halve(_pad_even(a, tx, ty)), z - 1, tx // 2, ty // 2
                     emit(a, z, tx, ty)
-                coarse[(tx, ty)] = a
+                coarse[(tx, ty)] = a  # one tile: the window at zoom zmax - depth
         z = zmax - depth
         while z > zmin:
             parents: dict[tuple[int, int], np.ndarray] = {}
