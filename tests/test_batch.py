@@ -533,3 +533,60 @@ def test_each_job_prefers_its_own_worker_while_enough_jobs_are_left(cluster: Rea
         state.unfinished = 1
         with state.placement("c") as worker:
             assert worker is None
+
+
+def test_workers_import_the_run_and_keep_it_out_of_full_collections(
+    tmp_path: Path, data: DemoBatch, cluster: RealCluster
+) -> None:
+    """While a batch runs, this process and every worker hold their long-lived objects frozen
+    (skipped by full garbage collections), the workers with the run's modules imported; when it
+    ends, nothing is frozen and the workers no longer have the plugin."""
+    import gc
+    import sys
+
+    from distributed import Client, get_client
+
+    from geosurvey.runner._workers import RUN_MODULES, FrozenImports
+
+    def state() -> tuple[int, list[str]]:
+        return gc.get_freeze_count(), [m for m in RUN_MODULES if m in sys.modules]
+
+    during: list[tuple[int, dict[str, tuple[int, list[str]]]]] = []
+
+    def probing(area: str, recipe, **kw):
+        during.append((gc.get_freeze_count(), get_client().run(state)))
+        return small_run(area, recipe, **kw)
+
+    assert gc.get_freeze_count() == 0
+    result = _batch(data, tmp_path / "b", cluster, job=probing, areas=["demo-q1", "demo-q2"])
+    assert result.ok and len(during) == 2
+    for here, workers in during:
+        assert here > 10_000  # the client's modules, registry and catalogues
+        assert len(workers) == 2
+        assert all(n > 10_000 and mods == list(RUN_MODULES) for n, mods in workers.values())
+    assert gc.get_freeze_count() == 0
+    with Client(cluster.address) as client:
+        assert all(n == 0 for n, _ in client.run(state).values())
+        plugins = client.run(lambda dask_worker: list(dask_worker.plugins))
+        assert not any(FrozenImports.name in names for names in plugins.values())
+
+
+def test_workers_that_cannot_import_the_run_stop_it_before_anything_runs(
+    cluster: RealCluster,
+) -> None:
+    import gc
+
+    from distributed import Client
+
+    from geosurvey.errors import ClusterError
+    from geosurvey.runner._workers import FrozenImports, frozen_imports
+
+    with Client(cluster.address) as client:
+        with pytest.raises(ClusterError, match=r"cannot import geosurvey.*every worker"):
+            with frozen_imports(client, modules=("geosurvey_not_installed_here",)):
+                pytest.fail("the block ran")
+        assert gc.get_freeze_count() == 0
+        assert all(n == 0 for n in client.run(gc.get_freeze_count).values())
+        # not left on the scheduler for workers that join later
+        held = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+        assert FrozenImports.name not in held
