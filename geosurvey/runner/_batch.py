@@ -64,6 +64,7 @@ from typing import Any, Literal
 from geosurvey.errors import ClusterError, GeosurveyError, InputError, OutputError
 from geosurvey.i18n import TEXT, Language, check_lang
 from geosurvey.io import atomic_write_text
+from geosurvey.vectors import file_checksum
 
 __all__ = ["BatchJobResult", "BatchResult", "batch", "check_shared_storage"]
 
@@ -200,14 +201,6 @@ class BatchResult:
 # ------------------------------------------------------------------------------------- digests
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
-
-
 class _Digests:
     """SHA-256 of files, cached by (size, mtime_ns) so that unchanged files are not re-read."""
 
@@ -218,8 +211,6 @@ class _Digests:
     def file(self, path: Path) -> dict[str, Any]:
         path = path.absolute()
         if path.suffix.lower() == ".shp":  # its sidecars are part of it: the run's own checksum
-            from geosurvey.vectors import file_checksum
-
             return {"sha256": file_checksum(path)}
         stat = path.stat()
         key = str(path)
@@ -227,7 +218,7 @@ class _Digests:
             hit = self.cache.get(key)
         if hit and hit["size"] == stat.st_size and hit["mtime_ns"] == stat.st_mtime_ns:
             return hit
-        entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256_file(path)}
+        entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_checksum(path)}
         with self.lock:
             self.cache[key] = entry
         return entry
@@ -768,7 +759,7 @@ class _Batch:
 
     def _output_meta(self, path: Path) -> dict[str, Any]:
         stat = path.stat()
-        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256_file(path)}
+        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_checksum(path)}
 
     def _retrying(self, job: _Job) -> Any:
         import tenacity
