@@ -21,96 +21,46 @@ against 1 on a multi-area batch.
   :func:`geosurvey.runner.dask_client` starts it against Dask's own settings (the CPU every batch
   on the embedded cluster shares the cores with).
 
-Measured (2 vCPUs, 24 GiB, under the shared CPU lock; 4 demo areas of 615² at 25 m, 1.51 Mpx):
+Measured 2026-12-05 (2 vCPUs, 24 GiB), two full runs of the benchmark, best of 2 batches each:
 
-=====================================  ==========  =========  ===============  ================
-run                                    1 worker    2 workers  client CPU (2w)  workers CPU (2w)
-=====================================  ==========  =========  ===============  ================
-client-side publish (2026-12-01)       15.5 s      ~12.1 s    16.5 s (1w)      5.0 s (1w)
-pixel work as tasks                    17.1 s      12.9 s     3.2 s            19.6 s
-+ one worker per job (placement)       16.4-17.1   10.8-11.7  2.5-2.8 s        17.3-18.6 s
-=====================================  ==========  =========  ===============  ================
+=========  ===========  ===========  ==========  ==========  ==========  ===============
+areas      1 worker     2 workers    speed-up    ceiling     machine     client CPU (1w)
+=========  ===========  ===========  ==========  ==========  ==========  ===============
+4 x 615²   7.9-8.0 s    5.3-5.4 s    1.48-1.49x  1.67x       1.53-1.57x  1.9-2.1 s
+4 x 1230²  25.1-25.9 s  14.4-14.7 s  1.74-1.76x  1.82-1.83x  1.57-1.66x  3.0-3.3 s
+=========  ===========  ===========  ==========  ==========  ==========  ===============
 
-Speed-up now 1.41-1.49x (five runs; one outlier at 1.17x with the workers' CPU inflated by a
-third), short of the 1.7x goal, and the row's ``speedup_ceiling`` says why: it divides the
-1-worker time by the 2-worker batch's CPU seconds spread perfectly over the cores, and comes out
-at 1.50-1.58x. On 2 cores the client (the scheduler runs in its process, and each run builds its
-graphs there: about 0.6 CPU s an area) shares the cores with the two workers, and the workers'
-CPU grows by 5-10 % when there are two of them (contention for cache and memory bandwidth: with
-placement fewer than 40 chunks, 13 MB, travel between workers in the whole batch). 1.7x needs a
-machine with a core free for the client. The baseline read-and-write pass: 2.2-2.4 s
-(0.63-0.69 Mpx/s).
+Throughput on 2 workers: 0.28 Mpx/s at 615² and 0.41-0.42 Mpx/s at 1230², against 0.78-0.82 and
+1.16-1.17 Mpx/s for the read-and-write pass (2.8x its time); peak worker memory 0.76-0.78 and
+1.04-1.11 GiB; no worker lost. Idle cluster: 0.12-0.13 against 0.31-0.34 CPU s in 5 s.
 
-The row's ``machine_speedup`` is the same 2 workers against 1 on a fixed numpy kernel (element-wise
-on 1024² float32 blocks, no graph, no client work, nothing moving between workers): what this
-machine gives memory-bound work at all. Re-measured 2026-12-03 after the paletted tiles (the batch
-is faster: 1 worker 13.2-17.6 s, 2 workers 10.5-12.4 s): batch 1.24-1.42x, ceiling 1.40-1.55x,
-machine 1.36-1.61x in the same runs.
+The larger areas meet the goal (three full runs in a row, 1.70x, 1.74x and 1.76x); the small
+ones do not, and the row's ``speedup_ceiling`` says why: the most 2 workers can gain is the
+1-worker time over the 2-worker batch's CPU seconds (workers and client) spread perfectly over
+the cores, 1.67x. The client's work (each run's graphs, web map page, manifests and records,
+and the embedded scheduler, which runs in the client's process) is about 0.5 CPU s a job
+whatever its size: beside a worker's 1.9 s of a 615² job it takes a quarter of a core, beside
+its 6 s of a 1230² job a tenth. With 1 worker the client has the second core to itself; with 2
+it takes its share from the workers. Where the client's time goes (py-spy, samples holding the
+interpreter lock) is a long tail: the scheduler's event loop 20-30 %, graph building of the
+stages 30 %, the web map page 15-20 %, no single step worth more than 0.1 s a job. On a machine
+with a core free for the client, the small areas would scale as the large ones do.
 
-Those runs were unfair to 2 workers: the 2-worker batch came first after the read-and-write
-warm-up, so both workers compiled the numba kernels and made their first imports inside its
-clock, and the 1-worker batch, second, found its worker warm (2026-12-03, later: workers' CPU
-19.2 s with 2 against 15.1 s with 1, speed-up 1.19x, while the kernel gave 1.74x). Since a coarse
-batch (8x the pixel size) warms both workers up first, the workers' CPU is the same either way
-(14.0 against 14.2 s) and the speed-up 1.50-1.56x (4 areas, ``max_concurrent`` 2 or 3; 8 areas:
-1.56x), machine 1.77-1.84x in the same runs. What is left is the client: the 1-worker batch
-already keeps 1.22-1.23 cores busy (``one_worker_cores_busy``: its worker, and beside it the
-runs' client-side stages and the scheduler, about 0.6 CPU s an area), so 2 workers on 2 cores can
-gain at most 2 / 1.22 = 1.63x. 1.7x needs a core for the client besides the workers' cores.
+What moved the numbers (2-worker time of 4 x 1230², then the speed-up):
 
-2026-12-04, both sizes, best of 2 batches each, four full runs of the benchmark:
-
-=============  ============  ===========  ==========  ==================  ==========================
-areas          1 worker      2 workers    speed-up    machine (same run)  client CPU, 1 worker
-=============  ============  ===========  ==========  ==================  ==========================
-4 x 615²       12.9-16.5 s   8.2-8.9 s    1.45-1.91x  1.13-1.98x          2.4-4.0 s of 15-20 s
-4 x 1230²      47.7-52.5 s   29.9-30.9 s  1.57-1.71x  1.45-1.85x          5.7-6.8 s of 56-63 s
-=============  ============  ===========  ==========  ==================  ==========================
-
-The goal is met in 2 of the 4 runs on the larger areas and missed by up to 8 % in the others
-(the 1.91x on the small areas came with a 1-worker batch slowed by other work, 16.5 s against
-12.9 s in two other runs). The client's share does not shrink as the areas grow
-(``one_worker_cores_busy`` 1.19-1.24 at both sizes): its work (the runs' graphs, and the
-scheduler, which runs in the client's process: about 1,100 tasks for the 4 larger areas) grows
-with the chunks. Where the client's time goes (py-spy, 1230², 2 workers, samples holding the
-GIL): the scheduler's event loop 45 % (task transitions and messages; the 20 ms event-loop ticks
-of the scheduler and the two nannies alone keep 4.6 % of a core busy when all is idle), the
-runs' stages 35 % (graph building, the web map page, manifests), pickling 0.45 CPU s in all; no
-single step is worth removing. The workers' CPU differs by -4 % to +21 % between the 1-worker
-and the 2-worker batch of one run (other work on the host, or two areas' blocks interleaved in
-one process), which is in every speed-up above. On this host 1.7x is within reach but not
-assured; a machine with a core free for the client settles it.
-
-Later on 2026-12-04 the embedded cluster was quietened (``runner.LOCAL_CLUSTER_CONFIG``: no
-profiler in the workers, slower health ticks and system samples; it has no dashboard to feed):
-idle, 0.18 against 0.71 CPU s in 5 s. In a timeline of the 2-worker batch of 4 x 1230² (task
-stream and per-process CPU, 0.25 s samples) the cores are 92-97 % busy: the first second goes to
-building the first two runs' graphs, and the last job, held on one worker, leaves the other idle
-for its last 1-3 s (its web map tiles). Two runs each of the larger case, alternating: quiet
-1.70x and 1.59x (client CPU with 1 worker 5.6 and 5.1 s), Dask's settings 1.63x and 1.72x (6.6
-and 5.9 s); the 2-worker times, 27.5-30.7 s, vary more between runs than the settings move them.
-A full run of the benchmark after it: 615² 1.48x (machine 1.39x), 1230² 1.67x (machine 1.53x,
-ceiling 1.79x), the 1-worker batch's cores busy 1.20 and 1.15 (client CPU at 1230² 4.4 s, 5.7-6.8
-before), idle cluster 0.16 against 0.55 CPU s; throughput 1230² 0.22 Mpx/s (read-and-write 1.04),
-peak worker 1.34 GiB. The batch now scales better than the machine's own kernel in the same run;
-the goal is still missed by 2 % on the larger areas.
-
-Then the workers' allocator (``runner.MALLOC_ENV``: Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` made
-every array over 128 KiB a fresh ``mmap``; a third of the workers' CPU was system time). A full
-run after it: 615² 1 worker 10.5 s, 2 workers 6.4 s, 1.64x (machine 1.80x); 1230² 1 worker
-37.9 s, 2 workers 22.4 s (27.8 s in the run above), 1.69x (ceiling 1.80x; machine 1.08x, the
-host busy with other work); throughput 1230² 0.27 Mpx/s, 3.0x the read-and-write pass (which
-gains less: 7.4 s, 0.82 Mpx/s); peak worker 1.36 GiB; idle cluster 0.21 against 0.74 CPU s. The
-goal is missed by 1 % on the larger areas: a faster batch, its speed-up as before. A second full
-run: 615² 10.7 s and 6.6 s, 1.62x (machine 1.64x); 1230² 37.4 s and 20.8 s, **1.80x** (ceiling
-1.92x, machine 1.68x), 0.29 Mpx/s, peak worker 1.37 GiB; idle 0.18 against 0.63 CPU s. The
-larger areas now meet the goal in one run of two, the smaller ones in none. A third run, on a
-quieter host: 615² 9.2 s and 6.3 s, 1.46x (machine 1.73x); 1230² 32.1 s and 19.9 s, 1.61x
-(ceiling 1.74x: the 1-worker batch kept 1.12 cores busy, the client's graphs beside the
-worker), 0.30 Mpx/s, peak worker 1.43 GiB; idle 0.15 against 0.41 CPU s. Both batches were
-the fastest yet; the 1-worker one gained more. Pinning a job only while more jobs are
-unfinished than workers (the last one spreading) made no difference: 20.1-20.8 s against
-20.1-21.0 s, three batches each.
+* client-side publishing made tasks, one worker per job while enough jobs are left (placement),
+  the largest grids first: 29.9-30.9 s, 1.57-1.71x (2026-12-04);
+* the embedded cluster quietened (``runner.LOCAL_CLUSTER_CONFIG``: no profiler in the workers,
+  slower health ticks; idle 0.18 against 0.71 CPU s): 27.5-30.7 s, 1.59-1.72x;
+* the workers' allocator (``runner.MALLOC_ENV``: Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` made
+  every array over 128 KiB a fresh ``mmap``, a third of the workers' CPU system time):
+  19.9-22.4 s, 1.61-1.80x;
+* a coarse batch warming both workers before any clock (before it, the 2-worker batch paid the
+  numba compilation and first imports of both workers and the 1-worker one of none);
+* web map tiles only over the tiles the grid reaches (2026-12-05): 15.7 s, 1.70x;
+* workers that import the run before the first job, and the long-lived objects of the client
+  and of the workers kept out of full garbage collections (``gc.freeze``; 0.2 s a collection):
+  14.4-14.7 s, 1.74-1.76x; client CPU at 615² 2.2-2.5 s to 1.9-2.1 s.
 """
 
 from __future__ import annotations
