@@ -69,8 +69,8 @@ def frozen_imports(client: Any, modules: Sequence[str] = RUN_MODULES) -> Iterato
     Raises
     ------
     ClusterError
-        If a worker cannot import the run's modules (geosurvey missing there, or another
-        version): before any job runs.
+        If a worker cannot import the run's modules (geosurvey or one of its dependencies
+        missing there): before any job runs.
     """
     try:
         client.register_plugin(FrozenImports(modules), name=FrozenImports.name)
