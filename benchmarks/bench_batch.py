@@ -21,23 +21,23 @@ against 1 on a multi-area batch.
   :func:`geosurvey.runner.dask_client` starts it against Dask's own settings (the CPU every batch
   on the embedded cluster shares the cores with).
 
-Measured 2026-12-05 (2 vCPUs, 24 GiB), two full runs of the benchmark, best of 2 batches each:
+Measured 2026-12-05 (2 vCPUs, 24 GiB), three full runs of the benchmark, best of 2 batches each:
 
 =========  ===========  ===========  ==========  ==========  ==========  ===============
 areas      1 worker     2 workers    speed-up    ceiling     machine     client CPU (1w)
 =========  ===========  ===========  ==========  ==========  ==========  ===============
-4 x 615²   7.9-8.0 s    5.3-5.4 s    1.48-1.49x  1.67x       1.53-1.57x  1.9-2.1 s
-4 x 1230²  25.1-25.9 s  14.4-14.7 s  1.74-1.76x  1.82-1.83x  1.57-1.66x  3.0-3.3 s
+4 x 615²   7.9-8.0 s    5.3-5.4 s    1.47-1.49x  1.62-1.67x  1.53-1.62x  1.9-2.1 s
+4 x 1230²  25.1-25.9 s  14.4-14.7 s  1.74-1.77x  1.82-1.85x  1.57-1.77x  3.0-3.3 s
 =========  ===========  ===========  ==========  ==========  ==========  ===============
 
 Throughput on 2 workers: 0.28 Mpx/s at 615² and 0.41-0.42 Mpx/s at 1230², against 0.78-0.82 and
-1.16-1.17 Mpx/s for the read-and-write pass (2.8x its time); peak worker memory 0.76-0.78 and
-1.04-1.11 GiB; no worker lost. Idle cluster: 0.12-0.13 against 0.31-0.34 CPU s in 5 s.
+1.16-1.17 Mpx/s for the read-and-write pass (2.7-2.9x its time); peak worker memory 0.72-0.78
+and 1.02-1.09 GiB; no worker lost. Idle cluster: 0.12-0.13 against 0.31-0.43 CPU s in 5 s.
 
-The larger areas meet the goal (three full runs in a row, 1.70x, 1.74x and 1.76x); the small
+The larger areas meet the goal (four full runs in a row: 1.70x, 1.74x, 1.76x, 1.77x); the small
 ones do not, and the row's ``speedup_ceiling`` says why: the most 2 workers can gain is the
 1-worker time over the 2-worker batch's CPU seconds (workers and client) spread perfectly over
-the cores, 1.67x. The client's work (each run's graphs, web map page, manifests and records,
+the cores, 1.62-1.67x. The client's work (each run's graphs, web map page, manifests and records,
 and the embedded scheduler, which runs in the client's process) is about 0.5 CPU s a job
 whatever its size: beside a worker's 1.9 s of a 615² job it takes a quarter of a core, beside
 its 6 s of a 1230² job a tenth. With 1 worker the client has the second core to itself; with 2
@@ -60,7 +60,7 @@ What moved the numbers (2-worker time of 4 x 1230², then the speed-up):
 * web map tiles only over the tiles the grid reaches (2026-12-05): 15.7 s, 1.70x;
 * workers that import the run before the first job, and the long-lived objects of the client
   and of the workers kept out of full garbage collections (``gc.freeze``; 0.2 s a collection):
-  14.4-14.7 s, 1.74-1.76x; client CPU at 615² 2.2-2.5 s to 1.9-2.1 s.
+  14.4-14.7 s, 1.74-1.77x; client CPU at 615² 2.2-2.5 s to 1.9-2.1 s.
 """
 
 from __future__ import annotations
