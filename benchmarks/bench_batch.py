@@ -30,8 +30,8 @@ areas      1 worker     2 workers    speed-up    ceiling     machine     client 
 4 x 1230²  25.1-25.9 s  14.4-14.7 s  1.74-1.77x  1.82-1.85x  1.57-1.77x  3.0-3.3 s
 =========  ===========  ===========  ==========  ==========  ==========  ===============
 
-Throughput on 2 workers: 0.28 Mpx/s at 615² and 0.41-0.42 Mpx/s at 1230², against 0.78-0.82 and
-1.16-1.17 Mpx/s for the read-and-write pass (2.7-2.9x its time); peak worker memory 0.72-0.78
+Throughput on 2 workers: 0.28 Mpx/s at 615² and 0.41-0.42 Mpx/s at 1230², against 0.77-0.82 and
+1.16-1.17 Mpx/s for the read-and-write pass (2.7-2.9x its time); peak worker memory 0.72-0.76
 and 1.02-1.09 GiB; no worker lost. Idle cluster: 0.12-0.13 against 0.31-0.43 CPU s in 5 s.
 
 The larger areas meet the goal (four full runs in a row: 1.70x, 1.74x, 1.76x, 1.77x); the small
