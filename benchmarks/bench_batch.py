@@ -246,13 +246,13 @@ def measure(
     read-and-write baseline (which also warms both workers up), a fixed numpy kernel and the batch
     on 2 workers, then one worker retired and the same batch and kernel on 1 worker. Each batch
     runs ``repeats`` times (into fresh folders) and the fastest counts, with its CPU seconds."""
-    from geosurvey.runner import dask_client
+    from geosurvey.runner import RUN_MODULES, dask_client
 
     row: dict[str, Any] = {}
     with dask_client("local", n_workers=2, memory_limit=memory_limit) as client:
         pids = client.run(os.getpid)
         # imports on the workers before any clock starts (the first batch would pay them alone)
-        for module in ("geosurvey.runner", "geosurvey.evidence", "geosurvey.publish"):
+        for module in RUN_MODULES:
             client.run(importlib.import_module, module)
         # and a coarse batch, so that both workers have compiled and cached what a run uses
         # (numba kernels, lazy imports) before the 2-worker batch, as the 1-worker one has after it

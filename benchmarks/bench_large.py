@@ -281,7 +281,9 @@ def _echo(line: str) -> None:
 def _warm(client: Any) -> None:
     import importlib
 
-    for module in ("geosurvey.runner", "geosurvey.evidence", "geosurvey.publish", "geosurvey.evaluation"):
+    from geosurvey.runner import RUN_MODULES
+
+    for module in RUN_MODULES:
         client.run(importlib.import_module, module)
 
 

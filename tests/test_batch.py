@@ -546,7 +546,8 @@ def test_workers_import_the_run_and_keep_it_out_of_full_collections(
 
     from distributed import Client, get_client
 
-    from geosurvey.runner._workers import RUN_MODULES, FrozenImports
+    from geosurvey.runner import RUN_MODULES
+    from geosurvey.runner._workers import FrozenImports
 
     def state() -> tuple[int, list[str]]:
         return gc.get_freeze_count(), [m for m in RUN_MODULES if m in sys.modules]

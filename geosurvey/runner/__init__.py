@@ -14,6 +14,7 @@ from geosurvey.runner._batch import BatchJobResult, BatchResult, batch, check_sh
 from geosurvey.runner._cluster import (
     LOCAL_CLUSTER_CONFIG,
     MALLOC_ENV,
+    RUN_MODULES,
     dask_client,
     describe_scheduler,
 )
@@ -42,6 +43,7 @@ from geosurvey.runner._run import (
 __all__ = [
     "LOCAL_CLUSTER_CONFIG",
     "MALLOC_ENV",
+    "RUN_MODULES",
     "BatchJobResult",
     "BatchResult",
     "RunEvaluation",

@@ -17,7 +17,25 @@ import dask
 from geosurvey.errors import ClusterError, InputError
 from geosurvey.scheduler import current_client
 
-__all__ = ["LOCAL_CLUSTER_CONFIG", "MALLOC_ENV", "compute_each", "dask_client", "describe_scheduler"]
+__all__ = [
+    "LOCAL_CLUSTER_CONFIG",
+    "MALLOC_ENV",
+    "RUN_MODULES",
+    "compute_each",
+    "dask_client",
+    "describe_scheduler",
+]
+
+#: The modules a run's tasks use on a worker (and what they import: the scientific stack), which a
+#: batch imports on every worker before its first job (:class:`~geosurvey.runner._workers.FrozenImports`).
+RUN_MODULES = (
+    "geosurvey.runner",
+    "geosurvey.catalogs",
+    "geosurvey.evidence",
+    "geosurvey.prospectivity",
+    "geosurvey.evaluation",
+    "geosurvey.publish",
+)
 
 #: glibc's allocator in the workers of the LocalCluster :func:`dask_client` starts: arrays up to
 #: 32 MiB (a 1024² float64 chunk is 8 MiB) come from memory the process already has, and up to

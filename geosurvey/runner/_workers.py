@@ -23,18 +23,9 @@ from typing import Any
 from distributed import WorkerPlugin
 
 from geosurvey.errors import ClusterError
+from geosurvey.runner._cluster import RUN_MODULES
 
-__all__ = ["RUN_MODULES", "FrozenImports", "frozen_imports"]
-
-#: The modules a run's tasks use on a worker (and what they import: the scientific stack).
-RUN_MODULES = (
-    "geosurvey.runner",
-    "geosurvey.catalogs",
-    "geosurvey.evidence",
-    "geosurvey.prospectivity",
-    "geosurvey.evaluation",
-    "geosurvey.publish",
-)
+__all__ = ["FrozenImports", "frozen_imports"]
 
 
 class FrozenImports(WorkerPlugin):
