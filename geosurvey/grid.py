@@ -10,7 +10,7 @@ aligned to whole pixels. Bounds are given W, E, S, N in the grid's CRS where thi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "geobox_for",
     "grid_crs",
     "is_metric_crs",
+    "map_layer_blocks",
     "target_grid",
     "utm_crs",
 ]
@@ -201,6 +202,60 @@ def average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
         return da
     out = da.coarsen(y=factor, x=factor, boundary="trim").mean()
     return out.rio.write_transform(out.rio.transform(recalc=True))
+
+
+def map_layer_blocks(
+    kernel: Callable[..., np.ndarray], *layers: xr.DataArray, dtype: Any
+) -> xr.DataArray:
+    """Apply an element-wise NumPy kernel to layers on one grid, block by block (lazily on Dask).
+
+    ``kernel(*blocks)`` gets the layers' matching blocks (NumPy arrays of one shape, in the first
+    layer's dimension order) and returns the output block, of that shape, in ``dtype``. On
+    Dask-backed layers this is one :func:`dask.array.map_blocks` step, which Dask fuses with the
+    element-wise steps before and after it: one task a block for the whole chain.
+
+    Written in place of :func:`xarray.apply_ufunc` with ``dask="parallelized"``, which goes
+    through :func:`dask.array.apply_gufunc`: its extra steps (a selection of the output and a
+    transpose) do not fuse, and cost two more tasks a block each time the result is computed.
+
+    Parameters
+    ----------
+    kernel
+        The block function; it must not change the shape.
+    *layers
+        Layers with the same dimensions on one grid (at least one). Layers without Dask are
+        chunked like the first Dask-backed one; with none, ``kernel`` runs at once.
+    dtype
+        The output's NumPy dtype.
+
+    Returns
+    -------
+    xarray.DataArray
+        The first layer's dimensions, coordinates, name and attributes, with the kernel's values.
+        Of its encoding only ``grid_mapping`` is kept (where rioxarray finds the CRS); a file's
+        storage encoding (dtype, scale, fill value) does not describe the new values.
+    """
+    if not layers:
+        raise InputError("map_layer_blocks needs at least one layer")
+    ref = layers[0]
+    aligned = [layer.transpose(*ref.dims) for layer in layers]
+    dtype = np.dtype(dtype)
+    lazy = next((layer for layer in aligned if layer.chunks is not None), None)
+    if lazy is None:
+        data = np.asarray(kernel(*[layer.values for layer in aligned]), dtype=dtype)
+    else:
+        import dask.array as dsa
+
+        data = dsa.map_blocks(
+            kernel,
+            *[(layer if layer.chunks is not None else layer.chunk(lazy.chunksizes)).data
+              for layer in aligned],
+            dtype=dtype,
+            meta=np.empty((0,) * ref.ndim, dtype=dtype),
+        )
+    out = ref.copy(data=data)
+    out.encoding = {k: v for k, v in ref.encoding.items() if k == "grid_mapping"}
+    return out
 
 
 def geobox_for(

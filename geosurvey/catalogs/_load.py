@@ -466,7 +466,7 @@ def _load_group(
 
 
 def _quiet_nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
-    """NaN-ignoring median over the last axis; a pixel with no valid value at any time is NaN.
+    """NaN-ignoring median over ``axis``; a pixel with no valid value at any time is NaN.
 
     All-NaN pixels are expected (outside the items) and are set aside before ``np.nanmedian`` so
     that NumPy does not warn for each (warning filters are not thread-safe under Dask).
@@ -479,17 +479,18 @@ def _quiet_nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _median_over_time(da: xr.DataArray) -> xr.DataArray:
-    """Per-pixel median over ``time`` (lazy: time in one chunk, space chunks kept)."""
-    out = xr.apply_ufunc(
-        _quiet_nanmedian,
-        da.chunk({"time": -1}),
-        input_core_dims=[["time"]],
-        kwargs={"axis": -1},
-        dask="parallelized",
-        output_dtypes=[np.float32],
-        keep_attrs=True,
-    )
-    return out.drop_vars("time", errors="ignore")
+    """Per-pixel median over ``time`` (lazy: time in one chunk, space chunks kept).
+
+    One :func:`dask.array.map_blocks` step (one task a block, fused with the masking before it),
+    not :func:`xarray.apply_ufunc`, whose core-dimension path adds a step that does not fuse.
+    """
+    axis = da.dims.index("time")
+    if da.chunks is None:
+        median = _quiet_nanmedian(da.values, axis=axis)
+    else:
+        median = da.chunk({"time": -1}).data.map_blocks(_quiet_nanmedian, axis=axis, drop_axis=axis, dtype=np.float32,
+                                 meta=np.empty((0,) * (da.ndim - 1), np.float32))
+    return da.isel(time=0, drop=True).copy(data=median)
 
 
 def _combine(

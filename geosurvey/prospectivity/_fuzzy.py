@@ -14,6 +14,7 @@ exploration. *Canadian Journal of Exploration Geophysics*, 27(1), 1-11.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -23,7 +24,7 @@ import xarray as xr
 from scipy.special import expit
 
 from geosurvey.errors import InputError, RecipeError
-from geosurvey.grid import check_same_grid
+from geosurvey.grid import check_same_grid, map_layer_blocks
 from geosurvey.provenance import annotate
 
 __all__ = [
@@ -111,13 +112,16 @@ def _membership_kernel(
     midpoint: float | None,
     spread: float | None,
     increasing: bool,
+    dtype: np.dtype,
 ) -> np.ndarray:
-    """The membership formulas of :func:`membership` on one NumPy block.
+    """The membership formulas of :func:`membership` on one NumPy block, in float64, returned as
+    ``dtype``.
 
     Run block by block by Dask, so the floating-point state is set here, where the arithmetic
     happens (``np.errstate`` around graph construction does nothing at compute time): overflow of
     ``exp`` or a square for extreme evidence values gives the formula's limit (0 or 1), not a
-    warning.
+    warning. The cast to ``dtype`` is done here too, not as a Dask step of its own: that would be
+    one more task per block every time the membership is computed.
     """
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
@@ -136,7 +140,7 @@ def _membership_kernel(
             mu = np.where(positive, expit(sign * spread * log_ratio), 0.0 if kind == "large" else 1.0)  # type: ignore[operator]
         else:  # gaussian
             mu = np.exp(-0.5 * np.square((x - midpoint) / spread))  # type: ignore[operator]
-    return np.where(np.isnan(x), np.nan, mu)
+    return np.where(np.isnan(x), np.nan, mu).astype(dtype, copy=False)
 
 
 def membership(
@@ -191,13 +195,11 @@ def membership(
         kind, low=low, high=high, midpoint=midpoint, spread=spread, increasing=increasing, name=name
     )
     params = dict(low=low, high=high, midpoint=midpoint, spread=spread, increasing=increasing)
-    mu = xr.apply_ufunc(
-        _membership_kernel,
+    dtype = evidence.dtype if np.issubdtype(evidence.dtype, np.floating) else np.dtype(np.float32)
+    mu = map_layer_blocks(
+        functools.partial(_membership_kernel, kind=kind, **params, dtype=dtype),
         evidence,
-        kwargs={"kind": kind, **params},
-        dask="parallelized",
-        output_dtypes=[np.float64],
-        keep_attrs=True,  # also the CRS attributes of the spatial_ref coordinate
+        dtype=dtype,
     )
     if kind == "linear":
         params = f"low={low}, high={high}, increasing={increasing}"
@@ -205,10 +207,7 @@ def membership(
         params = f"midpoint={midpoint}, spread={spread}, increasing={increasing}"
     else:
         params = f"midpoint={midpoint}, spread={spread}"
-    mu = mu.astype(evidence.dtype if np.issubdtype(evidence.dtype, np.floating) else np.float32)
     mu.attrs = dict(evidence.attrs)
-    if "grid_mapping" in evidence.encoding:  # where rioxarray finds the CRS (apply_ufunc drops it)
-        mu.encoding["grid_mapping"] = evidence.encoding["grid_mapping"]
     return annotate(
         mu,
         f"membership({kind}, {params})",
@@ -299,9 +298,7 @@ def fuzzy_gamma(layers: Sequence[xr.DataArray], *, gamma: float = 0.8) -> xr.Dat
         raise InputError(f"gamma must be between 0 and 1, got {gamma}")
     layers = _stack(layers)
     dtype = np.result_type(*[layer.dtype for layer in layers], np.float32)
-    out = xr.apply_ufunc(
-        _gamma_kernel(float(gamma), dtype), *layers, dask="parallelized", output_dtypes=[dtype]
-    )
+    out = map_layer_blocks(_gamma_kernel(float(gamma), dtype), *layers, dtype=dtype)
     return _finish(out, layers, f"gamma[{gamma}]", "score")
 
 
