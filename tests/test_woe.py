@@ -421,3 +421,25 @@ def test_large_in_memory_grid_counted_on_all_cores_equals_numpy() -> None:
     with pytest.warns(UserWarning, match="3 repeated class edge"):  # 5 values, 7 quantiles
         q = weights_of_evidence(grid * 1.5 + 0.1, occ, kind="descending", classify="quantile", classes=7)
     assert len(q.table) == 4 and q.table["n_cells"].iloc[0] == ok.sum()
+
+
+def test_classes_pattern_and_weights_carry_the_evidences_history_lazily() -> None:
+    from geosurvey.provenance import annotate, history
+
+    values = np.random.default_rng(2).normal(size=(40, 30))
+    mag = annotate(grid_like(values, name="mag", units="nT", chunks=16), "reduced to the pole")
+    occ = _points(mag, [(3, 4), (10, 12), (20, 7), (33, 25)])
+    w = weights_of_evidence(mag, occ, kind="descending", classify="quantile", classes=4)
+    b = w.generalise(by="max-contrast")
+    with raise_if_dask_computes():
+        layers = {"classes": w.classes_layer(), "pattern": b.pattern(), "weights": b.weights()}
+    classes = np.asarray(w.classer.index(values), float)  # the classer's own numbers, in memory
+    for name, layer in layers.items():
+        assert layer.chunks == mag.chunks, name
+        steps = history(layer)
+        assert "reduced to the pole" in steps[0] and len(steps) == 2, (name, steps)
+    np.testing.assert_array_equal(layers["classes"].values, classes)
+    inside = np.isin(classes, b.classes)
+    np.testing.assert_array_equal(layers["pattern"].values, inside.astype(float))
+    np.testing.assert_allclose(layers["weights"].values,
+                               np.where(inside, b.w_plus, b.w_minus), rtol=1e-6)

@@ -55,7 +55,7 @@ import xarray as xr
 from scipy import stats
 
 from geosurvey.errors import InputError, RecipeError
-from geosurvey.grid import check_metric_crs, check_same_grid, grid_crs
+from geosurvey.grid import check_metric_crs, check_same_grid, grid_crs, map_layer_blocks
 from geosurvey.occurrences import locate_occurrences
 from geosurvey.prospectivity._classing import (
     Classer,
@@ -235,7 +235,7 @@ class WeightsOfEvidence:
             idx[idx == 0] = np.nan
             return idx
 
-        out = xr.apply_ufunc(block, self.evidence, dask="parallelized", output_dtypes=[np.float32])
+        out = map_layer_blocks(block, self.evidence, dtype=np.float32)
         return annotate(out, f"weights_of_evidence classes ({self.classify})", units="1",
                         long_name=f"classes of {self.layer}", name=f"classes_{self.layer}")  # fmt: skip
 
@@ -314,10 +314,8 @@ class BinaryEvidence:
         lut = np.where(self.in_pattern, inside, outside).astype(np.float32)
         lut[0] = np.nan
         classer = self.source.classer
-        return xr.apply_ufunc(
-            lambda x: lut[classer.index(x)], self.source.evidence, dask="parallelized",
-            output_dtypes=[np.float32],
-        )  # fmt: skip
+        return map_layer_blocks(lambda x: lut[classer.index(x)], self.source.evidence,
+                                dtype=np.float32)
 
     def pattern(self) -> xr.DataArray:
         """1 inside the pattern, 0 outside, NaN on nodata (lazy on Dask)."""
@@ -802,10 +800,7 @@ def _condition_code(layers: list[BinaryEvidence]) -> xr.DataArray:
         code[missing] = -1
         return code
 
-    return xr.apply_ufunc(
-        block, *[b.source.evidence for b in layers], dask="parallelized",
-        output_dtypes=[np.int32],
-    )  # fmt: skip
+    return map_layer_blocks(block, *[b.source.evidence for b in layers], dtype=np.int32)
 
 
 def _posterior_kernel(
