@@ -25,6 +25,7 @@ from pyproj import CRS
 from geosurvey.errors import CRSError, GeometryError, InputError
 
 __all__ = [
+    "VALUE_ATTRS",
     "average_down",
     "check_metric_crs",
     "check_same_grid",
@@ -204,6 +205,17 @@ def average_down(da: xr.DataArray, factor: int) -> xr.DataArray:
     return out.rio.write_transform(out.rio.transform(recalc=True))
 
 
+#: Attributes that describe a layer's values rather than what it is (CF's valid range and flags,
+#: :func:`geosurvey.evidence.categorical_raster`'s categories, a nodata or fill value, packing):
+#: not carried to new values made from them (:func:`map_layer_blocks`). A web map would colour a
+#: membership by its evidence's valid range, and write it with nearest-neighbour overviews.
+VALUE_ATTRS = frozenset({
+    "valid_range", "valid_min", "valid_max", "actual_range", "flag_values", "flag_masks",
+    "flag_meanings", "categories", "nodata", "_FillValue", "missing_value", "scale_factor",
+    "add_offset",
+})  # fmt: skip
+
+
 def map_layer_blocks(
     kernel: Callable[..., np.ndarray], *layers: xr.DataArray, dtype: Any
 ) -> xr.DataArray:
@@ -231,9 +243,10 @@ def map_layer_blocks(
     Returns
     -------
     xarray.DataArray
-        The first layer's dimensions, coordinates, name and attributes, with the kernel's values.
-        Of its encoding only ``grid_mapping`` is kept (where rioxarray finds the CRS); a file's
-        storage encoding (dtype, scale, fill value) does not describe the new values.
+        The first layer's dimensions, coordinates, name and attributes (its history and units
+        among them), with the kernel's values. The attributes in :data:`VALUE_ATTRS` (a valid
+        range, class codes, a nodata value) are dropped, and of the encoding only ``grid_mapping``
+        is kept (where rioxarray finds the CRS): they describe the old values, not the new ones.
     """
     if not layers:
         raise InputError("map_layer_blocks needs at least one layer")
@@ -254,6 +267,7 @@ def map_layer_blocks(
             meta=np.empty((0,) * ref.ndim, dtype=dtype),
         )
     out = ref.copy(data=data)
+    out.attrs = {k: v for k, v in ref.attrs.items() if k not in VALUE_ATTRS}
     out.encoding = {k: v for k, v in ref.encoding.items() if k == "grid_mapping"}
     return out
 

@@ -12,7 +12,8 @@ from dask.base import collections_to_expr
 
 from geosurvey.catalogs._load import _median_over_time
 from geosurvey.errors import InputError
-from geosurvey.grid import map_layer_blocks
+from geosurvey.grid import VALUE_ATTRS, map_layer_blocks
+from geosurvey.io import overview_resampling_for
 from geosurvey.prospectivity import fuzzy_gamma, membership
 from geosurvey.testing import grid_like, raise_if_dask_computes
 
@@ -52,6 +53,18 @@ def test_name_and_attrs_kept_and_only_grid_mapping_of_the_encoding() -> None:
     assert out.name == "tilt" and out.attrs == {"units": "rad"}
     assert out.encoding == {"grid_mapping": "spatial_ref"}
     assert out.odc.crs == layer.odc.crs
+
+
+def test_attrs_that_describe_the_old_values_are_not_carried() -> None:
+    codes = grid_like(RNG.integers(0, 3, (8, 8)).astype(np.int16), name="lithology", chunks=4)
+    codes.attrs.update(history="categorical_raster(unit)", nodata=-1, flag_values=[0, 1, 2],
+                       flag_meanings="granite gabbro schist", valid_range=[0, 2],
+                       categories=["granite", "gabbro", "schist"])  # fmt: skip
+    out = map_layer_blocks(lambda x: (x == 1).astype(np.float32), codes, dtype="float32")
+    assert out.attrs == {"units": "1", "history": "categorical_raster(unit)"}
+    assert overview_resampling_for(out) == "average"
+    mu = membership(codes, kind="linear", low=0, high=2)
+    assert not VALUE_ATTRS & set(mu.attrs) and mu.attrs["history"].startswith("categorical_raster")
 
 
 def test_no_layer_is_refused() -> None:

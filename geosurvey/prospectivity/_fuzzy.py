@@ -207,7 +207,6 @@ def membership(
         params = f"midpoint={midpoint}, spread={spread}, increasing={increasing}"
     else:
         params = f"midpoint={midpoint}, spread={spread}"
-    mu.attrs = dict(evidence.attrs)
     return annotate(
         mu,
         f"membership({kind}, {params})",
