@@ -24,7 +24,7 @@ import xarray as xr
 from scipy.special import expit
 
 from geosurvey.errors import InputError, RecipeError
-from geosurvey.grid import check_same_grid, map_layer_blocks
+from geosurvey.grid import VALUE_ATTRS, check_same_grid, map_layer_blocks
 from geosurvey.provenance import annotate
 
 __all__ = [
@@ -225,7 +225,7 @@ def _stack(layers: Sequence[xr.DataArray]) -> list[xr.DataArray]:
 
 
 def _finish(out: xr.DataArray, layers: list[xr.DataArray], step: str, name: str) -> xr.DataArray:
-    out.attrs = {k: v for k, v in layers[0].attrs.items() if k != "history"}
+    out.attrs = {k: v for k, v in layers[0].attrs.items() if k != "history" and k not in VALUE_ATTRS}
     names = ", ".join(str(layer.name) for layer in layers)
     return annotate(
         out, f"{step}({names})", units="1", long_name=f"fuzzy {step} of {names}", name=name
