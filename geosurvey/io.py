@@ -26,7 +26,7 @@ from affine import Affine
 
 from geosurvey.errors import InputError, MissingInputError, OutputError
 from geosurvey.provenance import annotate
-from geosurvey.scheduler import on_cluster
+from geosurvey.scheduler import layer_task, on_cluster
 
 __all__ = [
     "COG_PREDICTOR",
@@ -521,7 +521,7 @@ def write_cog_task(
         and out.dims == ("y", "x")
     )
     if not chunked:
-        return dask.delayed(_write_cog_whole, pure=False)(out, path, **options)
+        return layer_task(_write_cog_whole, out, path, **options)
     parts = path.parent / f".{path.name}.parts"
     transform = out.rio.transform()
     blocks = out.data

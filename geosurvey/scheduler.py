@@ -9,11 +9,18 @@ counts only while Dask's ``scheduler`` setting leaves it in charge: inside
 
 from __future__ import annotations
 
+import sys
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dask
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+from dask.utils import funcname
 
-__all__ = ["current_client", "on_cluster", "on_worker", "worker_memory_limits"]
+__all__ = ["current_client", "layer_task", "on_cluster", "on_worker", "worker_memory_limits"]
 
 
 def current_client() -> Any:
@@ -68,3 +75,104 @@ def worker_memory_limits(client: Any = None) -> list[int]:
         return []
     workers = client.scheduler_info().get("workers", {}).values()
     return [int(w.get("memory_limit") or 0) for w in workers]
+
+
+class _Blocks:
+    """A Dask-backed argument of :func:`layer_task`: where its blocks are among the task's
+    arguments (``index``, nested lists of positions) and, for a DataArray, everything but its
+    values (``coords``: a Dataset of the coordinates alone)."""
+
+    def __init__(self, data: dsa.Array, refs: list[Any], like: xr.DataArray | None = None) -> None:
+        delayed = _block_refs(data)
+        self.index = np.arange(len(refs), len(refs) + delayed.size).reshape(delayed.shape).tolist()
+        refs.extend(delayed.ravel())
+        self.like = None if like is None else (
+            like.dims, like.coords.to_dataset(), like.name, dict(like.attrs), dict(like.encoding))
+
+    def restore(self, blocks: Sequence[np.ndarray]) -> Any:
+        from dask.array.core import concatenate3
+
+        def nested(index: Any) -> Any:
+            return blocks[index] if isinstance(index, int) else [nested(i) for i in index]
+
+        values = concatenate3(nested(self.index))
+        if self.like is None:
+            return values
+        dims, coords, name, attrs, encoding = self.like
+        out = xr.DataArray(values, coords=coords.coords, dims=dims, name=name, attrs=attrs)
+        out.encoding = dict(encoding)
+        return out
+
+
+def _block_refs(data: dsa.Array) -> np.ndarray:
+    # Dask's graph optimisation drops the futures of kept (persisted) blocks, which the task then
+    # depends on without holding: the scheduler may release them first ("lost dependencies").
+    # An array built on kept blocks keeps its graph as it is (its steps on them do not fuse).
+    kept = False
+    if "distributed" in sys.modules:  # else there are no futures (and no import of it here)
+        from distributed import futures_of
+
+        kept = bool(futures_of(data))
+    return data.to_delayed(optimize_graph=not kept)
+
+
+def _detach(value: Any, refs: list[Any]) -> Any:
+    if isinstance(value, xr.DataArray) and value.chunks is not None:
+        return _Blocks(value.data, refs, like=value)
+    if isinstance(value, dsa.Array):
+        return _Blocks(value, refs)
+    if isinstance(value, Mapping):
+        return {k: _detach(v, refs) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_detach(v, refs) for v in value)
+    return value
+
+
+def _restore(value: Any, blocks: Sequence[np.ndarray]) -> Any:
+    if isinstance(value, _Blocks):
+        return value.restore(blocks)
+    if isinstance(value, Mapping):
+        return {k: _restore(v, blocks) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_restore(v, blocks) for v in value)
+    return value
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+          *blocks: np.ndarray) -> Any:
+    return fn(*_restore(args, blocks), **_restore(kwargs, blocks))
+
+
+def layer_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` as one Dask task that takes its Dask-backed layers block by block.
+
+    Every Dask array or Dask-backed DataArray among the arguments (also inside lists, tuples and
+    dicts) reaches ``fn`` whole and in memory, as it would through :func:`dask.delayed`, but the
+    task depends on the layer's blocks themselves. Dask's :func:`~dask.delayed.delayed` gives a
+    collection argument a copy of its graph under new keys, and a task that assembles it: two
+    tasks given one lazy layer each computed it again, and every layer cost one task more (a
+    third of a small run's tasks). Here the blocks keep their keys, so tasks computed together
+    share them, and the assembly (:func:`dask.array.core.concatenate3`) is part of the task. A
+    layer's own graph is optimised first (its element-wise steps fused) unless it is built on
+    kept (persisted) blocks, whose futures the optimisation would drop.
+
+    Parameters
+    ----------
+    fn
+        The function; its arguments as for :func:`dask.delayed` (Dask collections other than
+        arrays, and ``Delayed`` values, are passed to it the same way).
+    *args, **kwargs
+        Its arguments.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        The task (impure: computed each time, as ``dask.delayed(fn, pure=False)``). Memory: the
+        task holds each layer whole, as with :func:`dask.delayed`.
+    """
+    refs: list[Any] = []
+    args, kwargs = _detach(args, refs), _detach(kwargs, refs)
+    # the blocks as arguments of their own: Dask keeps the futures of kept blocks only there (in
+    # a list, a block's graph is optimised on its own and they are dropped)
+    key = f"{funcname(fn)}-{uuid.uuid4().hex}"  # named for fn on the dashboard, not _call
+    return dask.delayed(_call, pure=False)(fn, args, kwargs, *refs, dask_key_name=key)

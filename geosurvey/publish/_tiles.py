@@ -35,7 +35,7 @@ from rasterio.enums import Resampling
 
 from geosurvey.errors import InputError
 from geosurvey.publish._raster import ColourScale, encode_png
-from geosurvey.scheduler import on_cluster
+from geosurvey.scheduler import layer_task, on_cluster
 
 __all__ = [
     "MAX_EMBEDDED_BYTES",
@@ -418,7 +418,8 @@ def tile_tasks(
     if threads is None and on_cluster():
         threads = 1
     return [
-        dask.delayed(write_tiles, pure=False)(
+        layer_task(
+            write_tiles,
             raster.values, transform=raster.transform, crs=raster.crs, pyramid=raster.pyramid,
             folder=folder, threads=threads,
         )

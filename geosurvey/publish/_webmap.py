@@ -74,6 +74,7 @@ from geosurvey.publish._vectors import (
     _table,
     _vector_layer,
 )
+from geosurvey.scheduler import layer_task
 
 __all__ = ["BASEMAPS", "Basemap", "RasterMode", "overview_map", "save_web_map", "web_map"]
 
@@ -740,8 +741,8 @@ def _compute_rasters(
     if any(tiled):  # computed once, for both the colouring here and the tiles written later
         small = list(dask.persist(*small))
     rendered = dask.compute(*[
-        dask.delayed(_render, pure=False)(values, dict(spec.da.attrs), spec.vmin, spec.vmax,
-                                          spec.what, spec.cmap, factor, not t)
+        layer_task(_render, values, dict(spec.da.attrs), spec.vmin, spec.vmax, spec.what, spec.cmap,
+                   factor, not t)
         for spec, t, factor, values in zip(rasters, tiled, factors, small, strict=True)
     ])  # fmt: skip
     out: list[RasterImage | TiledRaster] = []

@@ -59,7 +59,7 @@ from geosurvey.prospectivity import (
 )
 from geosurvey.provenance import manifest as write_manifest
 from geosurvey.runner._cluster import compute_each, dask_client, describe_scheduler
-from geosurvey.scheduler import worker_memory_limits
+from geosurvey.scheduler import layer_task, worker_memory_limits
 from geosurvey.vectors import file_checksum, read_vector
 
 __all__ = [
@@ -613,7 +613,7 @@ def evaluate_run(scored: Scored, layers: Mapping[str, xr.DataArray], recipe: Rec
     if with_occurrences:
         jobs["score"] = (evaluate, (scored.score.rename("score"), occurrences))
     if scored.score.size <= EVALUATE_TASK_MAX_PIXELS:
-        (found,) = dask.compute({k: dask.delayed(f, pure=False)(*a) for k, (f, a) in jobs.items()})
+        (found,) = dask.compute({k: layer_task(f, *a) for k, (f, a) in jobs.items()})
     else:  # too large for one task: block by block, every grid's passes computed together
         found = _evaluate_large(scored.score, mus, layers, recipe,
                                 occurrences if with_occurrences else None)
@@ -844,8 +844,8 @@ def _targets_task(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | Non
     raising = None if raising is None else {k: down(v) for k, v in raising.items()}
     res = score.rio.resolution()
     pixel_km2 = abs(res[0] * res[1]) / 1e6
-    return dask.delayed(_find_targets, pure=False)(
-        score, raising, occurrences, max(1, round(TARGET_MIN_KM2 / pixel_km2)), path, factor)
+    return layer_task(
+        _find_targets, score, raising, occurrences, max(1, round(TARGET_MIN_KM2 / pixel_km2)), path, factor)
 
 
 def _find_targets(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | None,
