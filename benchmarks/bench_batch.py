@@ -21,31 +21,32 @@ against 1 on a multi-area batch.
   :func:`geosurvey.runner.dask_client` starts it against Dask's own settings (the CPU every batch
   on the embedded cluster shares the cores with).
 
-Measured 2026-12-07 (2 vCPUs, 24 GiB), two full runs of the benchmark after the fusable
-memberships, best of 2 batches each (the host's own 2-process scaling, ``machine``, varied more
-between runs than anything measured here):
+Measured 2026-12-07 (2 vCPUs, 24 GiB), two full runs of the benchmark after the tasks that take
+whole layers stopped copying their graphs (``scheduler.layer_task``), best of 2 batches each (the
+host's own 2-process scaling, ``machine``, varied more between runs than anything measured here):
 
 =========  ===========  ===========  ==========  ==========  ==========  ===============
 areas      1 worker     2 workers    speed-up    ceiling     machine     client CPU (1w)
 =========  ===========  ===========  ==========  ==========  ==========  ===============
-4 x 615²   8.0-9.1 s    5.6-6.8 s    1.34-1.43x  1.53-1.64x  1.44-1.69x  2.2-2.8 s
-4 x 1230²  27.6-30.0 s  14.5-17.4 s  1.72-1.91x  1.82-1.99x  1.62-1.79x  3.9-4.7 s
+4 x 615²   8.3-8.7 s    5.6-5.9 s    1.48x       1.62-1.66x  1.42-1.50x  2.5 s
+4 x 1230²  25.2-25.3 s  14.2-14.8 s  1.70-1.78x  1.82-1.88x  1.62-1.80x  3.4-3.5 s
 =========  ===========  ===========  ==========  ==========  ==========  ===============
 
-Throughput on 2 workers: 0.22-0.27 Mpx/s at 615² and 0.35-0.42 Mpx/s at 1230², against 0.69-0.77
-and 1.11-1.25 Mpx/s for the read-and-write pass (2.8-3.2x its time); peak worker memory 0.71-0.72
-and 0.96-1.00 GiB; no worker lost. Idle cluster: 0.16-0.17 against 0.51-0.64 CPU s in 5 s.
-On 2026-12-05, before that change, on a quieter host: 4 x 615² 1.47-1.49x (ceiling 1.62-1.67x),
-4 x 1230² 1.74-1.77x (ceiling 1.82-1.85x) in three full runs.
+Throughput on 2 workers: 0.26-0.27 Mpx/s at 615² and 0.41-0.43 Mpx/s at 1230², against 0.71-0.80
+and 1.15-1.30 Mpx/s for the read-and-write pass (2.6-3.2x its time); peak worker memory 0.71-0.73
+and 1.03-1.06 GiB; no worker lost. Idle cluster: 0.14-0.22 against 0.56 CPU s in 5 s.
+Earlier the same day, with the fusable memberships alone: 4 x 615² 1.34-1.43x, 4 x 1230²
+1.72-1.91x (27.6-30.0 s on 1 worker, 14.5-17.4 s on 2). On 2026-12-05, on a quieter host:
+4 x 615² 1.47-1.49x (ceiling 1.62-1.67x), 4 x 1230² 1.74-1.77x (ceiling 1.82-1.85x).
 
-The larger areas meet the goal (six full runs of the last seven: 1.70x, 1.74x, 1.76x, 1.77x,
-then 1.69x on a noisy host before the fusable memberships, 1.72x and 1.91x after); the small
-ones do not, and the row's ``speedup_ceiling`` says why: the most 2 workers can gain is the
-1-worker time over the 2-worker batch's CPU seconds (workers and client) spread perfectly over
-the cores, 1.53-1.67x in these runs. The client's work (each run's graphs, web map page,
-manifests and records, and the embedded scheduler, which runs in the client's process) is about
-0.5 CPU s a job whatever its size: beside a worker's 1.9 s of a 615² job it takes a quarter of a
-core, beside its 6 s of a 1230² job a tenth. With 1 worker the client has the second core to
+The larger areas meet the goal (eight full runs of the last nine: 1.70x, 1.74x, 1.76x, 1.77x,
+then 1.69x on a noisy host, 1.72x, 1.91x, 1.78x and 1.70x); the small ones do not, and the row's
+``speedup_ceiling`` says why: the most 2 workers can gain is the 1-worker time over the 2-worker
+batch's CPU seconds (workers and client) spread perfectly over the cores, 1.53-1.67x in these
+runs. The client's work (each run's graphs, web map page,
+manifests and records, and the embedded scheduler, which runs in the client's process) is
+0.6-0.75 CPU s a job, growing little with its size: beside a worker's 2 s of a 615² job it takes
+a quarter of a core, beside its 6 s of a 1230² job a tenth. With 1 worker the client has the second core to
 itself; with 2 it takes its share from the workers. Where the client's time goes (py-spy,
 samples holding the interpreter lock) is a long tail: the scheduler's event loop 20-30 %, graph
 building of the stages 30 %, the web map page 15-20 %, no single step worth more than 0.1 s a
@@ -70,7 +71,12 @@ What moved the numbers (2-worker time of 4 x 1230², then the speed-up):
 * memberships, the gamma operator and the median composite as one fusable block step each
   (``grid.map_layer_blocks``, 2026-12-07): 756 tasks instead of 1094 for 4 x 1230² (349 against
   400 at 615²), client CPU 4.1 against 4.7 s and workers' 30.9 against 33.4 s in one
-  side-by-side pair; the host was too noisy that day to give a clean before-and-after speed-up.
+  side-by-side pair; the host was too noisy that day to give a clean before-and-after speed-up;
+* the tasks that take whole layers (COGs, web map images and tiles, evaluations, targets) take
+  their blocks (``scheduler.layer_task``): ``dask.delayed`` gave each such task a copy of its
+  layer's graph under new keys and a task assembling it, so two evaluations of one membership
+  computed it twice: 225 tasks instead of 349 at 615², workers' CPU at 1230² 23.9-24.7 s
+  against 30.9-33.4 s, client CPU 3.0 against 4.1-4.7 s, 2 workers 14.2-14.8 s.
 """
 
 from __future__ import annotations
