@@ -78,33 +78,29 @@ def worker_memory_limits(client: Any = None) -> list[int]:
 
 
 class _Blocks:
-    """A Dask-backed argument of :func:`layer_task`: where its blocks are among the task's
-    arguments (``index``, nested lists of positions) and, for a DataArray, everything but its
-    values (``coords``: a Dataset of the coordinates alone)."""
+    """A Dask-backed argument of :func:`layer_task`: where its values are among the task's
+    arguments (``index``) and, for a DataArray, everything but its values (``coords``: a Dataset
+    of the coordinates alone)."""
 
     def __init__(self, data: dsa.Array, refs: list[Any], like: xr.DataArray | None = None) -> None:
-        delayed = _block_refs(data)
-        self.index = np.arange(len(refs), len(refs) + delayed.size).reshape(delayed.shape).tolist()
-        refs.extend(delayed.ravel())
+        self.index = len(refs)
+        refs.append(_values_ref(data))
         self.like = None if like is None else (
             like.dims, like.coords.to_dataset(), like.name, dict(like.attrs), dict(like.encoding))
 
-    def restore(self, blocks: Sequence[np.ndarray]) -> Any:
-        from dask.array.core import concatenate3
-
-        def nested(index: Any) -> Any:
-            return blocks[index] if isinstance(index, int) else [nested(i) for i in index]
-
-        values = concatenate3(nested(self.index))
+    def restore(self, values: Sequence[np.ndarray]) -> Any:
         if self.like is None:
-            return values
+            return values[self.index]
         dims, coords, name, attrs, encoding = self.like
-        out = xr.DataArray(values, coords=coords.coords, dims=dims, name=name, attrs=attrs)
+        out = xr.DataArray(values[self.index], coords=coords.coords, dims=dims, name=name,
+                           attrs=attrs)  # fmt: skip
         out.encoding = dict(encoding)
         return out
 
 
-def _block_refs(data: dsa.Array) -> np.ndarray:
+def _values_ref(data: dsa.Array) -> Any:
+    """The one block of ``data``, or a task assembling its blocks, named for the array (so that
+    every task given it shares it, and the blocks can go once it is made)."""
     # Dask's graph optimisation drops the futures of kept (persisted) blocks, which the task then
     # depends on without holding: the scheduler may release them first ("lost dependencies").
     # An array built on kept blocks keeps its graph as it is (its steps on them do not fuse).
@@ -113,7 +109,26 @@ def _block_refs(data: dsa.Array) -> np.ndarray:
         from distributed import futures_of
 
         kept = bool(futures_of(data))
-    return data.to_delayed(optimize_graph=not kept)
+    blocks = data.to_delayed(optimize_graph=not kept)
+    if blocks.size == 1:
+        return blocks.ravel()[0]
+    # the blocks as arguments of their own: in a list, Dask optimises each block's graph alone
+    # and drops those futures
+    return dask.delayed(_assemble, pure=True)(blocks.shape, *blocks.ravel(),
+                                              dask_key_name=f"assemble-{data.name}")  # fmt: skip
+
+
+def _assemble(shape: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
+    """The array of ``blocks`` (in C order over the block grid ``shape``)."""
+    from dask.array.core import concatenate3
+
+    def nested(shape: tuple[int, ...], flat: Sequence[np.ndarray]) -> list[Any]:
+        if len(shape) == 1:
+            return list(flat)
+        step = len(flat) // shape[0]
+        return [nested(shape[1:], flat[i * step:(i + 1) * step]) for i in range(shape[0])]
+
+    return concatenate3(nested(shape, blocks))
 
 
 def _detach(value: Any, refs: list[Any]) -> Any:
@@ -128,33 +143,35 @@ def _detach(value: Any, refs: list[Any]) -> Any:
     return value
 
 
-def _restore(value: Any, blocks: Sequence[np.ndarray]) -> Any:
+def _restore(value: Any, values: Sequence[np.ndarray]) -> Any:
     if isinstance(value, _Blocks):
-        return value.restore(blocks)
+        return value.restore(values)
     if isinstance(value, Mapping):
-        return {k: _restore(v, blocks) for k, v in value.items()}
+        return {k: _restore(v, values) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_restore(v, blocks) for v in value)
+        return type(value)(_restore(v, values) for v in value)
     return value
 
 
 def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-          *blocks: np.ndarray) -> Any:
-    return fn(*_restore(args, blocks), **_restore(kwargs, blocks))
+          *values: np.ndarray) -> Any:
+    return fn(*_restore(args, values), **_restore(kwargs, values))
 
 
 def layer_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` as one Dask task that takes its Dask-backed layers block by block.
+    """``fn(*args, **kwargs)`` as one Dask task whose Dask-backed layers keep their own keys.
 
     Every Dask array or Dask-backed DataArray among the arguments (also inside lists, tuples and
-    dicts) reaches ``fn`` whole and in memory, as it would through :func:`dask.delayed`, but the
-    task depends on the layer's blocks themselves. Dask's :func:`~dask.delayed.delayed` gives a
-    collection argument a copy of its graph under new keys, and a task that assembles it: two
-    tasks given one lazy layer each computed it again, and every layer cost one task more (a
-    third of a small run's tasks). Here the blocks keep their keys, so tasks computed together
-    share them, and the assembly (:func:`dask.array.core.concatenate3`) is part of the task. A
-    layer's own graph is optimised first (its element-wise steps fused) unless it is built on
-    kept (persisted) blocks, whose futures the optimisation would drop.
+    dicts) reaches ``fn`` whole and in memory, as it would through :func:`dask.delayed`. Dask's
+    :func:`~dask.delayed.delayed` gives a collection argument a copy of its graph under new
+    keys, and a task that assembles it: two tasks given one lazy layer each computed it again,
+    and every layer cost one task more (a third of a small run's tasks). Here a layer of one
+    block is that block (no task more, no copy), and a layer of several is assembled
+    (:func:`dask.array.core.concatenate3`) by one task named for the layer, which every task
+    computed with it shares; its blocks can go once it is made. A layer's own graph is optimised
+    first (its element-wise steps fused) unless it is built on kept (persisted) blocks, whose
+    futures the optimisation would drop. Hand-written because Dask has no public way to pass a
+    collection to a task without that copy.
 
     Parameters
     ----------
@@ -172,7 +189,7 @@ def layer_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """
     refs: list[Any] = []
     args, kwargs = _detach(args, refs), _detach(kwargs, refs)
-    # the blocks as arguments of their own: Dask keeps the futures of kept blocks only there (in
-    # a list, a block's graph is optimised on its own and they are dropped)
+    # the layers' values as arguments of their own: Dask keeps the futures of kept blocks only
+    # there (in a list, a block's graph is optimised on its own and they are dropped)
     key = f"{funcname(fn)}-{uuid.uuid4().hex}"  # named for fn on the dashboard, not _call
     return dask.delayed(_call, pure=False)(fn, args, kwargs, *refs, dask_key_name=key)

@@ -75,14 +75,20 @@ def test_tasks_computed_together_share_the_blocks() -> None:
     assert kernel.calls > 6  # what this replaces (if Dask changes, layer_task may be retired)
 
 
-def test_the_layers_tasks_and_one_for_the_function() -> None:
+def test_the_layers_tasks_one_assembly_and_one_task_a_function() -> None:
     """The layer's steps are fused as when it is computed alone (the kernel and the
-    multiplication: one task a block), and its assembly is part of the function's task."""
+    multiplication: one task a block); its blocks are assembled once for every task given it."""
     layer = lazy_layer(Counter())
     alone = n_tasks(layer.data)
     assert alone == 6 + 6  # a block of the NumPy source, a block of the fused steps
-    assert n_tasks(layer_task(np.sum, layer)) == alone + 1
-    assert n_tasks(dask.delayed(np.sum)(layer)) > alone + 1
+    assert n_tasks(layer_task(np.sum, layer), layer_task(np.max, layer)) == alone + 1 + 2
+    assert n_tasks(dask.delayed(np.sum)(layer), dask.delayed(np.max)(layer)) > alone + 1 + 2
+
+
+def test_a_layer_of_one_block_is_that_block() -> None:
+    single = lazy_layer(Counter()).chunk({"y": -1, "x": -1})
+    assert n_tasks(layer_task(np.sum, single)) == n_tasks(single.data) + 1
+    assert n_tasks(dask.delayed(np.sum)(single)) == n_tasks(single.data) + 2
 
 
 def test_layers_in_memory_and_other_values_pass_as_they_are() -> None:
@@ -102,14 +108,15 @@ def test_kept_blocks_on_a_cluster_outlive_their_array() -> None:
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster):  # fmt: skip
 
-        def tasks() -> tuple:
-            (kept,) = dask.persist(grid_like(values, chunks=5) + 1.0)
+        def tasks(chunks: int) -> tuple:
+            (kept,) = dask.persist(grid_like(values, chunks=chunks) + 1.0)
             return layer_task(np.sum, kept), layer_task(np.sum, (kept * 2.0).data)
 
-        whole, doubled = tasks()
+        made = [tasks(5), tasks(12)]  # blocks assembled, and a layer of one block
         gc.collect()
-        got = dask.compute(whole, doubled)
-    np.testing.assert_allclose(got, [(values + 1).sum(), 2 * (values + 1).sum()], rtol=1e-5)
+        got = dask.compute(*made)
+    total = float((values + 1).sum())
+    np.testing.assert_allclose(got, [(total, 2 * total)] * 2, rtol=1e-5)
 
 
 def test_a_plain_dask_array_is_assembled_in_its_block_order() -> None:
