@@ -51,7 +51,7 @@ import numpy as np
 import xarray as xr
 
 from geosurvey.errors import InputError
-from geosurvey.i18n import TEXT, Language, check_lang
+from geosurvey.i18n import TEXT, Language, check_lang, japanese_font
 from geosurvey.io import atomic_path, atomic_write_text
 from geosurvey.occurrences import OccurrenceCells, locate_occurrences
 
@@ -1050,15 +1050,10 @@ def _figure() -> Any:
 
 def _font_family(lang: str) -> list[str] | None:
     """Fonts for ``lang``: an installed CJK font for Japanese (``None`` when there is none)."""
-    from matplotlib import font_manager
-
     if lang != "ja":
         return ["DejaVu Sans"]
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for candidate in ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic"):
-        if candidate in names:
-            return [candidate, "DejaVu Sans"]
-    return None
+    font = japanese_font()
+    return None if font is None else [font, "DejaVu Sans"]
 
 
 def _plot_language(lang: str) -> tuple[Language, list[str]]:

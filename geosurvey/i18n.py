@@ -8,13 +8,16 @@ codes, party codes) are not translated here: they are shown as the data give the
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, get_args
 
 from geosurvey.errors import InputError
 
-__all__ = ["LANGUAGES", "TEXT", "Language", "check_lang"]
+__all__ = ["JAPANESE_FONTS", "LANGUAGES", "TEXT", "Language", "check_lang", "japanese_font"]
 
 Language = Literal["en", "ja"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
@@ -468,3 +471,42 @@ def check_lang(lang: object) -> Language:
         choices = ", ".join(repr(code) for code in LANGUAGES)
         raise InputError(f"unknown map language lang={lang!r}; choose one of {choices}")
     return lang  # type: ignore[return-value]
+
+
+#: Font families that draw Japanese, in order of preference, and the files that hold them
+#: (Debian's fonts-noto-cjk, fonts-ipaexfont, fonts-takao).
+JAPANESE_FONTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "Noto Sans CJK JP": ("NotoSansCJK-Regular", "NotoSansCJKjp-Regular"),
+    "Noto Sans JP": ("NotoSansJP-Regular",),
+    "IPAexGothic": ("ipaexg",),
+    "IPAGothic": ("ipag",),
+    "TakaoGothic": ("TakaoGothic",),
+})  # fmt: skip
+
+_FONT_LOCK = threading.Lock()
+
+
+@functools.cache
+def japanese_font() -> str | None:
+    """The family of an installed font that draws Japanese in matplotlib plots, or ``None``.
+
+    matplotlib keeps the fonts it found in a cache file and does not look again: a font
+    installed after that (``geosurvey demo`` run before the Japanese font was installed) stays
+    unseen, and Japanese plots would fall back to English. When none of
+    :data:`JAPANESE_FONTS` is known to matplotlib, the system's font folders are searched for
+    their files, which are registered (``fontManager.addfont``; the cache file is left as it is).
+    Looked up once a process.
+    """
+    from matplotlib import font_manager
+
+    with _FONT_LOCK:
+        for attempt in range(2):
+            known = {f.name for f in font_manager.fontManager.ttflist}
+            found = next((family for family in JAPANESE_FONTS if family in known), None)
+            if found is not None or attempt:
+                return found
+            stems = tuple(stem for files in JAPANESE_FONTS.values() for stem in files)
+            for path in font_manager.findSystemFonts():
+                if Path(path).stem.startswith(stems):
+                    font_manager.fontManager.addfont(path)
+    return None

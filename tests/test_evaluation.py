@@ -1,5 +1,7 @@
 """ROC AUC, capture efficiency and success-rate curves against independent computations."""
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -200,6 +202,28 @@ def test_evaluate_computes_a_dask_score_exactly_once() -> None:
     with raise_if_dask_computes(1):
         result = evaluate(lazy, occ.iloc[:10], held_out=occ.iloc[10:])
     assert result.roc_auc == pytest.approx(evaluate(score, occ.iloc[:10]).roc_auc)
+
+
+def test_a_japanese_font_installed_after_matplotlibs_font_cache_is_found(monkeypatch) -> None:
+    """matplotlib's cached font list predates the font (``geosurvey demo`` ran before it was
+    installed): the system's font folders are searched and the font registered."""
+    import copy
+
+    from matplotlib import font_manager
+
+    from geosurvey.i18n import JAPANESE_FONTS, japanese_font
+
+    on_system = [p for p in font_manager.findSystemFonts()
+                 if Path(p).stem.startswith(tuple(s for v in JAPANESE_FONTS.values() for s in v))]
+    if not on_system:
+        pytest.skip("no Japanese font file on this system (fonts-noto-cjk): scripts/test.sh installs one")
+    stale = copy.copy(font_manager.fontManager)
+    stale.ttflist = [f for f in font_manager.fontManager.ttflist if f.name not in JAPANESE_FONTS]
+    monkeypatch.setattr(font_manager, "fontManager", stale)
+    font = japanese_font.__wrapped__()
+    assert font in JAPANESE_FONTS
+    assert font in {f.name for f in stale.ttflist}  # registered where matplotlib looks
+    assert not {f.name for f in font_manager.fontManager.ttflist} - {f.name for f in stale.ttflist}
 
 
 def test_plots_carry_their_own_fonts_in_threads_and_fall_back_to_english(monkeypatch, tmp_path) -> None:

@@ -19,7 +19,6 @@ template engine; folder names are validated ids only (area and recipe ids, ``[a-
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import html
 import json
@@ -32,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from geosurvey.errors import InputError, MissingInputError, OutputError
-from geosurvey.i18n import LANGUAGES, TEXT, Language
+from geosurvey.i18n import LANGUAGES, TEXT, Language, japanese_font
 from geosurvey.io import atomic_write_bytes, atomic_write_text, output_folder
 
 __all__ = ["RunOutputs", "SiteResult", "publish_site", "read_run"]
@@ -273,28 +272,10 @@ def _parties(row: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@functools.cache
 def _cjk_font() -> tuple[str, ...]:
-    """Font families for the plots: a Japanese-capable one first when the system has one.
-
-    matplotlib's font cache does not see fonts installed after it was built, so a Noto Sans CJK
-    file found on the system (Debian's ``fonts-noto-cjk``) is registered explicitly.
-    """
-    from matplotlib import font_manager
-
-    names = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "TakaoGothic")
-    for attempt in range(2):
-        for name in names:
-            try:
-                font_manager.findfont(name, fallback_to_default=False)
-                return (name, "DejaVu Sans")
-            except ValueError:
-                continue
-        if attempt == 0:
-            for path in font_manager.findSystemFonts():
-                if Path(path).name.startswith(("NotoSansCJK-Regular", "NotoSansJP-Regular")):
-                    font_manager.fontManager.addfont(path)
-    return ("DejaVu Sans",)
+    """Font families for the plots: a Japanese-capable one first when the system has one."""
+    font = japanese_font()
+    return ("DejaVu Sans",) if font is None else (font, "DejaVu Sans")
 
 
 def _plots(score: Mapping[str, Any], lang: Language, folder: Path) -> dict[str, str]:
