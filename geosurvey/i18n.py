@@ -499,14 +499,15 @@ def japanese_font() -> str | None:
     """
     from matplotlib import font_manager
 
+    def known() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((family for family in JAPANESE_FONTS if family in names), None)
+
     with _FONT_LOCK:
-        for attempt in range(2):
-            known = {f.name for f in font_manager.fontManager.ttflist}
-            found = next((family for family in JAPANESE_FONTS if family in known), None)
-            if found is not None or attempt:
-                return found
+        if (found := known()) is None:
             stems = tuple(stem for files in JAPANESE_FONTS.values() for stem in files)
             for path in font_manager.findSystemFonts():
                 if Path(path).stem.startswith(stems):
                     font_manager.fontManager.addfont(path)
-    return None
+            found = known()
+    return found

@@ -77,7 +77,7 @@ def worker_memory_limits(client: Any = None) -> list[int]:
     return [int(w.get("memory_limit") or 0) for w in workers]
 
 
-class _Blocks:
+class _LayerArg:
     """A Dask-backed argument of :func:`layer_task`: where its values are among the task's
     arguments (``index``) and, for a DataArray, everything but its values (``coords``: a Dataset
     of the coordinates alone)."""
@@ -133,9 +133,9 @@ def _assemble(shape: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
 
 def _detach(value: Any, refs: list[Any]) -> Any:
     if isinstance(value, xr.DataArray) and value.chunks is not None:
-        return _Blocks(value.data, refs, like=value)
+        return _LayerArg(value.data, refs, like=value)
     if isinstance(value, dsa.Array):
-        return _Blocks(value, refs)
+        return _LayerArg(value, refs)
     if isinstance(value, Mapping):
         return {k: _detach(v, refs) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -144,7 +144,7 @@ def _detach(value: Any, refs: list[Any]) -> Any:
 
 
 def _restore(value: Any, values: Sequence[np.ndarray]) -> Any:
-    if isinstance(value, _Blocks):
+    if isinstance(value, _LayerArg):
         return value.restore(values)
     if isinstance(value, Mapping):
         return {k: _restore(v, values) for k, v in value.items()}

@@ -844,8 +844,8 @@ def _targets_task(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | Non
     raising = None if raising is None else {k: down(v) for k, v in raising.items()}
     res = score.rio.resolution()
     pixel_km2 = abs(res[0] * res[1]) / 1e6
-    return layer_task(
-        _find_targets, score, raising, occurrences, max(1, round(TARGET_MIN_KM2 / pixel_km2)), path, factor)
+    min_pixels = max(1, round(TARGET_MIN_KM2 / pixel_km2))
+    return layer_task(_find_targets, score, raising, occurrences, min_pixels, path, factor)
 
 
 def _find_targets(score: xr.DataArray, raising: Mapping[str, xr.DataArray] | None,
